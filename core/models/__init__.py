@@ -1,0 +1,22 @@
+"""All ORM models, imported here so Alembic and the session see the complete metadata."""
+
+from core.models.accounts import Account, Contact, ContactEmail, ContactPhone
+from core.models.base import Base
+from core.models.catalog import PriceBook, PriceBookEntry, Product
+from core.models.engagement import Activity, Task
+from core.models.finance import Invoice, Payment
+from core.models.identity import Team, Territory, User
+from core.models.leads import Lead, LeadScoreHistory
+from core.models.marketing import Campaign, CampaignTouch
+from core.models.pipeline import Deal, DealStageHistory, Pipeline, Stage
+from core.models.sales import Quote, QuoteLine, SalesOrder, SalesOrderLine
+from core.models.success import Contract, NpsResponse, NpsSurvey, Ticket, UsageSnapshot
+from core.models.system import AuditLog, CustomFieldDefinition, OutboxEvent, Segment
+
+__all__ = [
+    "Account", "Activity", "AuditLog", "Base", "Campaign", "CampaignTouch", "Contact", "ContactEmail",
+    "ContactPhone", "Contract", "CustomFieldDefinition", "Deal", "DealStageHistory", "Invoice", "Lead",
+    "LeadScoreHistory", "NpsResponse", "NpsSurvey", "OutboxEvent", "Payment", "Pipeline", "PriceBook",
+    "PriceBookEntry", "Product", "Quote", "QuoteLine", "SalesOrder", "SalesOrderLine", "Segment", "Stage",
+    "Task", "Team", "Territory", "Ticket", "UsageSnapshot", "User",
+]
