@@ -20,8 +20,26 @@ def alembic_config(url: URL) -> Config:
     return cfg
 
 
+MIGRATION_LOCK = 7_326_551  # pg_advisory_lock key: concurrent `migrate` calls (demo, API, tests) queue up
+
+
 def upgrade(url: URL, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+    """Upgrade under an advisory lock so two processes starting at once cannot race on DDL."""
+    cfg = alembic_config(url)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+            conn.commit()
+            try:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                conn.commit()
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+                conn.commit()
+    finally:
+        engine.dispose()
 
 
 def status(url: URL) -> tuple[str | None, str | None]:

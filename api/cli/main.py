@@ -1,0 +1,49 @@
+"""The `salesagents` command line (typer + rich). Each command is an entry point and owns its transaction."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from core.errors import CrmError
+
+app = typer.Typer(help="salesagents: AI sales and customer-success agents on their own CRM.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _register() -> None:
+    """Sub-apps are attached here, not at import, so `--help` stays fast and imports stay side-effect free."""
+    from api.cli import db as db_cli
+    from api.cli import importing as import_cli
+    from api.cli import seed as seed_cli
+
+    app.add_typer(db_cli.app, name="db")
+    app.add_typer(import_cli.app, name="import")
+    app.command("seed")(seed_cli.seed)
+    app.command("summary")(seed_cli.summary)
+
+
+def run() -> None:
+    """Console-script entry: expected errors print one clear line and exit 2, never a stack trace."""
+    _register()
+    try:
+        app(standalone_mode=False)
+    except CrmError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(1)
+    except Exception as exc:  # click usage errors and the like carry their own message
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
