@@ -1,0 +1,207 @@
+"""Quotes and sales orders: priced lines, totals, the draft → sent → accepted/rejected/expired lifecycle.
+
+Money is Decimal end to end. Each line total is rounded half-up to cents after its discount; the quote's
+subtotal is the sum of undiscounted lines, `discount_total` the sum of line discounts, tax applies to the
+discounted amount. Lines are priced in the quote's currency from the account's price book (falling back
+to the default book); a product with no price in that currency must be given an explicit unit price.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, InvalidInput, NotFound
+from core.models import Account, Deal, Product, Quote, QuoteLine, SalesOrder, SalesOrderLine
+from core.models.enums import DealStatus, QuoteStatus
+from core.repositories import events
+from core.repositories import sales as repo
+from core.services import deals as deal_service
+from core.services.snapshot import snapshot
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class LineInput:
+    quantity: Decimal
+    product_id: int | None = None
+    description: str | None = None
+    unit_price: Decimal | None = None
+    discount_pct: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Totals:
+    subtotal: Decimal
+    discount_total: Decimal
+    tax_total: Decimal
+    total: Decimal
+
+
+def line_amounts(quantity: Decimal, unit_price: Decimal, discount_pct: Decimal) -> tuple[Decimal, Decimal]:
+    """(gross, net) of one line, both rounded to cents."""
+    gross = (quantity * unit_price).quantize(CENT, ROUND_HALF_UP)
+    net = (gross * (Decimal(100) - discount_pct) / Decimal(100)).quantize(CENT, ROUND_HALF_UP)
+    return gross, net
+
+
+def compute_totals(lines: Sequence[tuple[Decimal, Decimal, Decimal]], tax_rate: Decimal) -> Totals:
+    gross_sum = net_sum = Decimal(0)
+    for quantity, unit_price, discount_pct in lines:
+        gross, net = line_amounts(quantity, unit_price, discount_pct)
+        gross_sum += gross
+        net_sum += net
+    tax = (net_sum * tax_rate).quantize(CENT, ROUND_HALF_UP)
+    return Totals(subtotal=gross_sum, discount_total=gross_sum - net_sum, tax_total=tax, total=net_sum + tax)
+
+
+def create_quote(session: Session, *, account_id: int, lines: Sequence[LineInput], currency: str | None = None,
+                 deal_id: int | None = None, contact_id: int | None = None, valid_until: date | None = None,
+                 tax_rate: Decimal = Decimal(0), terms: str | None = None, created_by_id: int | None = None,
+                 actor: str = "system") -> Quote:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound("account", account_id)
+    if not lines:
+        raise InvalidInput("lines", "a quote needs at least one line")
+    if not Decimal(0) <= tax_rate < Decimal(1):
+        raise InvalidInput("tax_rate", "must be a fraction between 0 and 1")
+    ccy = (currency or account.currency).upper()
+
+    priced: list[tuple[LineInput, str, Decimal]] = []
+    for i, line in enumerate(lines):
+        where = f"lines[{i}]"
+        if line.quantity <= 0:
+            raise InvalidInput(f"{where}.quantity", "must be positive")
+        if not Decimal(0) <= line.discount_pct <= Decimal(100):
+            raise InvalidInput(f"{where}.discount_pct", "must be between 0 and 100")
+        product = session.get(Product, line.product_id) if line.product_id else None
+        if line.product_id and product is None:
+            raise InvalidInput(f"{where}.product_id", f"product {line.product_id} does not exist")
+        price = line.unit_price
+        if price is None and product is not None:
+            price = repo.unit_price(session, account.price_book_id, product.id, ccy)
+        if price is None:
+            raise InvalidInput(f"{where}.unit_price", f"no price in {ccy} for this line; give one explicitly")
+        if price < 0:
+            raise InvalidInput(f"{where}.unit_price", "must not be negative")
+        description = line.description or (product.name if product else None)
+        if not description:
+            raise InvalidInput(f"{where}.description", "a line without a product needs a description")
+        priced.append((line, description, price))
+
+    totals = compute_totals([(ln.quantity, price, ln.discount_pct) for ln, _, price in priced], tax_rate)
+    quote = Quote(number=repo.next_number(session, "quote_number_seq", "Q-"), account_id=account.id,
+                  deal_id=deal_id, contact_id=contact_id, currency=ccy, valid_until=valid_until, tax_rate=tax_rate,
+                  terms=terms, created_by_id=created_by_id, subtotal=totals.subtotal,
+                  discount_total=totals.discount_total, tax_total=totals.tax_total, total=totals.total)
+    session.add(quote)
+    session.flush()
+    for position, (line, description, price) in enumerate(priced, start=1):
+        _gross, net = line_amounts(line.quantity, price, line.discount_pct)
+        session.add(QuoteLine(quote_id=quote.id, position=position, product_id=line.product_id,
+                              description=description, quantity=line.quantity, unit_price=price,
+                              discount_pct=line.discount_pct, line_total=net))
+    session.flush()
+    events.add_audit(session, actor=actor, action="create", entity_type="quote", entity_id=quote.id,
+                     after=snapshot(quote))
+    return quote
+
+
+def _quote(session: Session, quote_id: int) -> Quote:
+    quote = session.get(Quote, quote_id)
+    if quote is None:
+        raise NotFound("quote", quote_id)
+    return quote
+
+
+def _transition(session: Session, quote: Quote, to: QuoteStatus, allowed_from: set[QuoteStatus],
+                actor: str) -> None:
+    if quote.status not in allowed_from:
+        raise Conflict(f"quote {quote.number} is {quote.status.value}; cannot mark it {to.value}")
+    before = snapshot(quote, ["status", "sent_at", "responded_at"])
+    quote.status = to
+    session.flush()
+    events.add_audit(session, actor=actor, action=to.value, entity_type="quote", entity_id=quote.id,
+                     before=before, after=snapshot(quote, ["status", "sent_at", "responded_at"]))
+
+
+def send_quote(session: Session, quote_id: int, *, actor: str = "system", now: datetime | None = None) -> Quote:
+    """Sending starts the clock the Quote Follow-up agent watches (`quote.sent` event)."""
+    quote = _quote(session, quote_id)
+    quote.sent_at = now or datetime.now(UTC)
+    _transition(session, quote, QuoteStatus.sent, {QuoteStatus.draft}, actor)
+    events.add_event(session, "quote.sent", "quote", quote.id, {"deal_id": quote.deal_id})
+    return quote
+
+
+def reject_quote(session: Session, quote_id: int, *, actor: str = "system", now: datetime | None = None) -> Quote:
+    quote = _quote(session, quote_id)
+    quote.responded_at = now or datetime.now(UTC)
+    _transition(session, quote, QuoteStatus.rejected, {QuoteStatus.sent}, actor)
+    events.add_event(session, "quote.rejected", "quote", quote.id, {"deal_id": quote.deal_id})
+    return quote
+
+
+def accept_quote(session: Session, quote_id: int, *, actor: str = "system",
+                 now: datetime | None = None) -> SalesOrder:
+    """Acceptance converts the quote into a sales order (no re-entry) and wins its deal."""
+    now = now or datetime.now(UTC)
+    quote = _quote(session, quote_id)
+    if quote.valid_until is not None and quote.valid_until < now.date():
+        raise Conflict(f"quote {quote.number} expired on {quote.valid_until}")
+    quote.responded_at = now
+    _transition(session, quote, QuoteStatus.accepted, {QuoteStatus.sent}, actor)
+    events.add_event(session, "quote.accepted", "quote", quote.id, {"deal_id": quote.deal_id})
+    order = SalesOrder(number=repo.next_number(session, "order_number_seq", "SO-"), account_id=quote.account_id,
+                       deal_id=quote.deal_id, quote_id=quote.id, currency=quote.currency, total=quote.total,
+                       ordered_at=now)
+    session.add(order)
+    session.flush()
+    for line in repo.quote_lines(session, quote.id):
+        session.add(SalesOrderLine(order_id=order.id, position=line.position, product_id=line.product_id,
+                                   description=line.description, quantity=line.quantity,
+                                   unit_price=line.unit_price, discount_pct=line.discount_pct,
+                                   line_total=line.line_total))
+    events.add_event(session, "order.created", "sales_order", order.id, {"quote_id": quote.id})
+    if quote.deal_id is not None:
+        deal = session.get(Deal, quote.deal_id)
+        if deal is not None and deal.status is DealStatus.open:
+            deal_service.close_won(session, deal.id, actor=actor, now=now)
+    session.flush()
+    return order
+
+
+def order_from_deal(session: Session, deal_id: int, *, actor: str = "system",
+                    now: datetime | None = None) -> SalesOrder:
+    """A won deal without a quote still becomes an order, one line for its amount."""
+    now = now or datetime.now(UTC)
+    deal = session.get(Deal, deal_id)
+    if deal is None:
+        raise NotFound("deal", deal_id)
+    if deal.account_id is None:
+        raise InvalidInput("account_id", f"deal {deal_id} has no account to bill")
+    if repo.order_for_deal(session, deal_id) is not None:
+        raise Conflict(f"deal {deal_id} already has a sales order")
+    if deal.status is DealStatus.lost:
+        raise Conflict(f"deal {deal_id} is lost")
+    if deal.status is DealStatus.open:
+        deal_service.close_won(session, deal.id, actor=actor, now=now)
+    order = SalesOrder(number=repo.next_number(session, "order_number_seq", "SO-"), account_id=deal.account_id,
+                       deal_id=deal.id, currency=deal.currency, total=deal.amount, ordered_at=now)
+    session.add(order)
+    session.flush()
+    session.add(SalesOrderLine(order_id=order.id, position=1, description=deal.name, quantity=Decimal(1),
+                               unit_price=deal.amount, line_total=deal.amount))
+    events.add_event(session, "order.created", "sales_order", order.id, {"deal_id": deal.id})
+    session.flush()
+    return order
+
+
+def expire_quotes(session: Session, today: date) -> Sequence[int]:
+    return repo.expire_sent_quotes(session, today)
