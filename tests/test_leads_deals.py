@@ -85,3 +85,25 @@ def test_outbox_rows_roll_back_with_the_business_change(session: Session) -> Non
     assert session.scalars(select(OutboxEvent).where(OutboxEvent.id > before)).all()
     savepoint.rollback()
     assert session.scalars(select(OutboxEvent).where(OutboxEvent.id > before)).all() == []
+
+
+def test_outbox_commits_exactly_with_the_entry_points_transaction(scratch_db) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func
+
+    from core.db.engine import get_engine, session_scope
+    from core.models import Lead
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), session_scope() as s:
+        lead_service.create_lead(s, email="rolled@back.test")
+        raise Boom
+    with session_scope() as s:
+        assert s.scalar(select(func.count()).select_from(Lead)) == 0
+        assert s.scalar(select(func.count()).select_from(OutboxEvent)) == 0
+        lead = lead_service.create_lead(s, email="kept@example.test")
+    with session_scope() as s:
+        [event] = s.scalars(select(OutboxEvent)).all()
+        assert (event.topic, event.aggregate_id) == ("lead.created", lead.id)
+    get_engine().dispose()
