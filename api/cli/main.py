@@ -18,6 +18,7 @@ err_console = Console(stderr=True)
 def _register() -> None:
     """Sub-apps are attached here, not at import, so `--help` stays fast and imports stay side-effect free."""
     from api.cli import db as db_cli
+    from api.cli import demo as demo_cli
     from api.cli import importing as import_cli
     from api.cli import seed as seed_cli
 
@@ -25,6 +26,7 @@ def _register() -> None:
     app.add_typer(import_cli.app, name="import")
     app.command("seed")(seed_cli.seed)
     app.command("summary")(seed_cli.summary)
+    app.command("demo")(demo_cli.demo)
 
 
 def run() -> None:

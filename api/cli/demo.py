@@ -1,0 +1,32 @@
+"""`salesagents demo`: everything a first-time user needs to see the service working, in one command."""
+
+from __future__ import annotations
+
+import typer
+
+from core.config import get_settings
+from core.db.engine import ensure_database, resolve_url, session_scope
+from core.db.migrate import upgrade
+
+
+def demo(accounts: int = typer.Option(200, help="Accounts to seed on first run."),
+         seed: int = typer.Option(42, help="Random seed of the synthetic CRM.")) -> None:
+    """Start the database, migrate it, seed a synthetic CRM on first run, and print what is in it."""
+    from api.cli.main import console
+    from api.cli.seed import print_summary, run_seed
+    from core.repositories import seeding as seeding_repo
+
+    settings = get_settings()
+    url = resolve_url(settings)
+    ensure_database(url)
+    console.print(f"[bold]1.[/bold] database up: {'DATABASE_URL' if settings.database_url else settings.pgdata}")
+    upgrade(url)
+    console.print("[bold]2.[/bold] schema migrated")
+    with session_scope() as session:
+        already = seeding_repo.account_count(session)
+    if already:
+        console.print(f"[bold]3.[/bold] already seeded ({already} accounts): keeping the data")
+    else:
+        console.print(f"[bold]3.[/bold] seeding {accounts} accounts (seed {seed})")
+        run_seed(accounts=accounts, seed=seed)
+    print_summary()
