@@ -73,6 +73,8 @@ def _run(entity: SegmentEntity, file: Path, mappings: list[str] | None, skip_bad
                                           "nothing was imported") from None
 
     table = Table(title=f"{entity.value}s from {file.name}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", overflow="fold")
     table.add_row("imported", f"{result.imported:,}")
     table.add_row("rejected", f"{result.rejected:,}")
     table.add_row("custom fields created", str(len(result.custom_fields_created)))
@@ -90,8 +92,9 @@ def _print_errors(exc: ImportRejected) -> None:
 
     more = len(exc.errors) - REPORTED_ERRORS
     caption = f"and {more} more; " if more > 0 else ""
-    table = Table("row", "line", "field", "problem", title="rejected rows",
+    table = Table("row", "line", "field", title="rejected rows",
                   caption=caption + "fix the rows, or use --skip-bad to import the good ones")
+    table.add_column("problem", overflow="fold")
     for error in exc.errors[:REPORTED_ERRORS]:
         table.add_row(str(error.row), str(error.line), error.where, error.message)
     err_console.print(table)

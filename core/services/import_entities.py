@@ -250,7 +250,8 @@ def _prepare_leads(session: Session, rows: list[Row], ctx: Context) -> None:
     for row in rows:
         row.record = base_record(LEADS, row, ctx)
         row.record["source"] = row.values.get("source") or LeadSource.csv_import
-        if not any(row.values.get(name) for name in LEAD_IDENTITY):
+        unreadable = any(name in LEAD_IDENTITY for name, _, _ in row.errors)  # present, but already reported
+        if not unreadable and not any(row.values.get(name) for name in LEAD_IDENTITY):
             row.fail("lead", "needs at least one of " + ", ".join(LEAD_IDENTITY))
         if row.values.get("status") is LeadStatus.disqualified and not row.values.get("disqualified_reason"):
             row.fail("disqualified_reason", "is required when the status is disqualified")
@@ -357,7 +358,7 @@ def _write_accounts(session: Session, rows: list[Row], ctx: Context) -> list[int
 # Contacts ---------------------------------------------------------------------------------------------
 
 def _prepare_contacts(session: Session, rows: list[Row], ctx: Context) -> None:
-    first_use: dict[str, Row] = {}
+    first_use: dict[str, tuple[Row, str]] = {}
     for row in rows:
         row.record = base_record(CONTACTS, row, ctx)
         row.record["first_name"] = row.values.get("first_name") or ""
@@ -366,12 +367,14 @@ def _prepare_contacts(session: Session, rows: list[Row], ctx: Context) -> None:
         if not (row.values.get("first_name") or row.values.get("last_name") or emails):
             row.fail("contact", "needs a first_name, last_name or email")
         for email in emails:
-            if email.lower() in first_use and first_use[email.lower()] is not row:
-                row.fail("email", f"{email!r} repeats row {first_use[email.lower()].number}")
-            else:
-                first_use[email.lower()] = row
-    for email, contact_id in repo.contact_emails_taken(session, list(first_use)).items():
-        first_use[email].fail("email", f"{email!r} already belongs to contact {contact_id}")
+            earlier = first_use.get(email.lower())
+            if earlier is not None and earlier[0] is not row:
+                row.fail("email", f"{email!r} repeats row {earlier[0].number}")
+            elif earlier is None:
+                first_use[email.lower()] = (row, email)
+    for key, contact_id in repo.contact_emails_taken(session, list(first_use)).items():
+        row, email = first_use[key]
+        row.fail("email", f"{email!r} already belongs to contact {contact_id}")
     if "account" in ctx.mapped:
         resolve_accounts(session, rows)
     if "owner" in ctx.mapped:

@@ -129,6 +129,7 @@ def import_csv(session: Session, entity: SegmentEntity | str, path: Path, mappin
     custom_types = _custom_types(session, spec.entity, header, customs, rows, nulls)
     _parse_rows(rows, header, columns, customs, custom_types, nulls, date_format, ctx)
     spec.prepare(session, rows, ctx)
+    _name_columns(rows, {fs.name: header[i] for i, fs in columns})
 
     good = [r for r in rows if not r.errors]
     bad = [r for r in rows if r.errors]
@@ -281,6 +282,14 @@ def _parse_rows(rows: list[Row], header: list[str], columns: list[tuple[int, Fie
         if row.number % 1000 == 0:
             ctx.progress("validating", row.number, len(rows))
     ctx.progress("validating", len(rows), len(rows))
+
+
+def _name_columns(rows: list[Row], column_of: dict[str, str]) -> None:
+    """Errors found after parsing (duplicates, references) also name the CSV column the field came from."""
+    for row in rows:
+        if row.errors:
+            row.errors = [(name, column or column_of.get(name), message)
+                          for name, column, message in row.errors]
 
 
 def _row_errors(rows: list[Row]) -> list[RowError]:
