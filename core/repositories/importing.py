@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from core.models import Account, AuditLog, ContactEmail, CustomFieldDefinition, OutboxEvent, User
+from core.models import Account, AuditLog, Base, ContactEmail, CustomFieldDefinition, OutboxEvent, User
 from core.models.enums import CustomFieldType, SegmentEntity
 
 
@@ -34,9 +34,17 @@ def _text_array(name: str, values: Collection[str]) -> Any:
     return any_(bindparam(name, list(values), type_=ARRAY(Text)))
 
 
-def existing_external_ids(session: Session, table: Table, values: Collection[str]) -> dict[str, int]:
+def table_of(model: type[Base]) -> Table:
+    """Every model here is mapped to a plain Table; the ORM's annotation is the wider FromClause."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def existing_external_ids(session: Session, model: type[Base], values: Collection[str]) -> dict[str, int]:
     if not values:
         return {}
+    table = table_of(model)
     stmt = select(table.c.external_id, table.c.id).where(table.c.external_id == _text_array("ids", values))
     return {ext: id_ for ext, id_ in session.execute(stmt).all()}
 
@@ -90,30 +98,31 @@ def register_custom_fields(session: Session, entity: SegmentEntity,
     return list(session.scalars(stmt).all())
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
+def insert_rows(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> list[int]:
     """Multi-row INSERT … RETURNING id, ids in the order of `rows`."""
     if not rows:
         return []
+    table = table_of(model)
     stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     return list(session.execute(stmt, list(rows)).scalars().all())
 
 
-def insert_plain(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def insert_plain(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(table), list(rows))
+        session.execute(insert(table_of(model)), list(rows))
 
 
 def set_parents(session: Session, pairs: Sequence[tuple[int, int]]) -> None:
     """(account id, parent id) pairs, set after the insert because parents and children arrive together."""
     if not pairs:
         return
-    table = Account.__table__
+    table = table_of(Account)
     stmt = (update(table).where(table.c.id == bindparam("child"))
             .values(parent_id=bindparam("parent")))
     session.execute(stmt, [{"child": c, "parent": p} for c, p in pairs])
 
 
-def _insert_unnested(session: Session, table: Table, constants: dict[str, Any], ids: Sequence[int],
+def _insert_unnested(session: Session, model: type[Base], constants: dict[str, Any], ids: Sequence[int],
                      id_column: str, jsons: Sequence[dict[str, Any]], json_column: str) -> None:
     """INSERT … SELECT over two unnested arrays: one statement and two parameters for any number of rows."""
     if not ids:
@@ -123,23 +132,23 @@ def _insert_unnested(session: Session, table: Table, constants: dict[str, Any], 
                        ).table_valued("id", "doc").render_derived(name="u")
     names = [*constants, id_column, json_column]
     source = select(*(literal(v) for v in constants.values()), rows.c.id, cast(rows.c.doc, JSONB))
-    session.execute(insert(table).from_select(names, source))
+    session.execute(insert(table_of(model)).from_select(names, source))
 
 
 def add_events(session: Session, topic: str, aggregate_type: str, ids: Sequence[int],
                payloads: Sequence[dict[str, Any]]) -> None:
     """Outbox rows for many records in one statement, in the caller's transaction."""
-    _insert_unnested(session, OutboxEvent.__table__, {"topic": topic, "aggregate_type": aggregate_type},
+    _insert_unnested(session, OutboxEvent, {"topic": topic, "aggregate_type": aggregate_type},
                      ids, "aggregate_id", payloads, "payload")
 
 
 def add_audits(session: Session, actor: str, entity_type: str, ids: Sequence[int],
                afters: Sequence[dict[str, Any]]) -> None:
     constants = {"actor": actor, "action": "import", "entity_type": entity_type}
-    _insert_unnested(session, AuditLog.__table__, constants, ids, "entity_id", afters, "after")
+    _insert_unnested(session, AuditLog, constants, ids, "entity_id", afters, "after")
 
 
-def first_failing_row(session: Session, table: Table, rows: Sequence[dict[str, Any]]
+def first_failing_row(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]
                       ) -> tuple[int, DBAPIError] | None:
     """Bisect with savepoints for the first row the database refuses, given the rows before it.
 
@@ -152,7 +161,7 @@ def first_failing_row(session: Session, table: Table, rows: Sequence[dict[str, A
             mid = (lo + hi) // 2
             step = session.begin_nested()
             try:
-                insert_rows(session, table, rows[lo:mid])
+                insert_rows(session, model, rows[lo:mid])
                 step.commit()
                 lo = mid
             except DBAPIError:
@@ -162,7 +171,7 @@ def first_failing_row(session: Session, table: Table, rows: Sequence[dict[str, A
             return None
         step = session.begin_nested()
         try:
-            insert_rows(session, table, rows[lo:lo + 1])
+            insert_rows(session, model, rows[lo:lo + 1])
             step.commit()
         except DBAPIError as exc:
             step.rollback()

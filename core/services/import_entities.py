@@ -6,15 +6,17 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ARRAY, Boolean, Date, DateTime, Enum, Integer, Numeric, String, Table
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from core.errors import InvalidInput
-from core.models import Account, Contact, ContactEmail, ContactPhone, Deal, DealStageHistory, Lead
+from core.models import Account, Base, Contact, ContactEmail, ContactPhone, Deal, DealStageHistory, Lead
 from core.models.enums import DealStatus, LeadSource, LeadStatus, SegmentEntity
 from core.repositories import importing as repo
 from core.repositories import pipeline as pipeline_repo
@@ -79,7 +81,7 @@ def parser_for(spec: FieldSpec, date_format: str | None) -> Callable[[str], Any]
         "emails": lambda v: [p.parse_email(e.strip()) for e in v.replace(",", ";").split(";") if e.strip()],
         "phones": lambda v: [p.parse_text(x.strip(), 40) for x in v.split(";") if x.strip()],
         "int": partial(p.parse_int, minimum=spec.minimum, maximum=spec.maximum),
-        "decimal": partial(p.parse_decimal, minimum=spec.minimum),
+        "decimal": partial(p.parse_decimal, minimum=None if spec.minimum is None else Decimal(spec.minimum)),
         "bool": p.parse_bool,
         "date": partial(p.parse_date, date_format=date_format),
         "datetime": partial(p.parse_datetime, date_format=date_format),
@@ -101,7 +103,7 @@ def _column_field(table: Table, name: str, kind: str | None = None, minimum: int
     max_len = None
     if kind is None:
         if isinstance(col_type, Enum):
-            kind, enum_cls = "enum", col_type.enum_class
+            kind, enum_cls = "enum", cast(type[StrEnum], col_type.enum_class)
         elif isinstance(col_type, ARRAY):
             kind = "tags"
         elif isinstance(col_type, Boolean):
@@ -130,6 +132,7 @@ def _ref(name: str, help_text: str, kind: str = "ref") -> FieldSpec:
 class EntitySpec:
     entity: SegmentEntity
     label: str
+    model: type[Base]
     table: Table
     fields: dict[str, FieldSpec]
     prepare: Callable[[Session, list[Row], Context], None]
@@ -143,7 +146,7 @@ def fallback(table: Table, column: str, now: datetime) -> Any:
     col = table.c[column]
     if col.nullable:
         return None
-    if col.default is not None and col.default.is_scalar:
+    if isinstance(col.default, ScalarElementColumnDefault):
         return col.default.arg
     if isinstance(col.type, ARRAY):
         return []
@@ -164,7 +167,7 @@ def base_record(spec: EntitySpec, row: Row, ctx: Context) -> dict[str, Any]:
 
 # Shared checks ----------------------------------------------------------------------------------------
 
-def check_external_ids(session: Session, table: Table, rows: list[Row], label: str) -> None:
+def check_external_ids(session: Session, model: type[Base], rows: list[Row], label: str) -> None:
     """Import only creates: an external id seen earlier in the file or already stored is a row error."""
     first: dict[str, Row] = {}
     for row in rows:
@@ -175,7 +178,7 @@ def check_external_ids(session: Session, table: Table, rows: list[Row], label: s
             row.fail("external_id", f"{ext!r} repeats row {first[ext].number}")
         else:
             first[ext] = row
-    for ext, id_ in repo.existing_external_ids(session, table, list(first)).items():
+    for ext, id_ in repo.existing_external_ids(session, model, list(first)).items():
         first[ext].fail("external_id", f"{ext!r} already exists ({label} {id_})")
 
 
@@ -221,11 +224,11 @@ def resolve_accounts(session: Session, rows: list[Row]) -> None:
             row.fail("account", f"no account named {key!r}")
 
 
-def insert_in_chunks(session: Session, table: Table, rows: list[Row], ctx: Context) -> list[int]:
+def insert_in_chunks(session: Session, model: type[Base], rows: list[Row], ctx: Context) -> list[int]:
     ids: list[int] = []
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start:start + INSERT_CHUNK]
-        ids.extend(repo.insert_rows(session, table, [r.record for r in chunk]))
+        ids.extend(repo.insert_rows(session, model, [r.record for r in chunk]))
         ctx.progress("writing", start + len(chunk), len(rows))
     for row, id_ in zip(rows, ids, strict=True):
         row.id = id_
@@ -257,11 +260,11 @@ def _prepare_leads(session: Session, rows: list[Row], ctx: Context) -> None:
             row.fail("disqualified_reason", "is required when the status is disqualified")
     if "owner" in ctx.mapped:
         resolve_users(session, rows, "owner", "owner_id")
-    check_external_ids(session, Lead.__table__, rows, "lead")
+    check_external_ids(session, Lead, rows, "lead")
 
 
 def _write_leads(session: Session, rows: list[Row], ctx: Context) -> list[int]:
-    ids = insert_in_chunks(session, Lead.__table__, rows, ctx)
+    ids = insert_in_chunks(session, Lead, rows, ctx)
     record_events(session, ctx, rows, ids,
                   lambda r: {"source": r.record["source"].value, "via": "csv_import"})
     return ids
@@ -292,7 +295,7 @@ def _prepare_accounts(session: Session, rows: list[Row], ctx: Context) -> None:
     for name, column in (("account_manager", "account_manager_id"), ("csm", "csm_id")):
         if name in ctx.mapped:
             resolve_users(session, rows, name, column)
-    check_external_ids(session, Account.__table__, rows, "account")
+    check_external_ids(session, Account, rows, "account")
     _link_parents(rows, by_name, stored)
 
 
@@ -348,7 +351,7 @@ def _reject_cycles(rows: list[Row]) -> None:
 
 
 def _write_accounts(session: Session, rows: list[Row], ctx: Context) -> list[int]:
-    ids = insert_in_chunks(session, Account.__table__, rows, ctx)
+    ids = insert_in_chunks(session, Account, rows, ctx)
     repo.set_parents(session, [(r.id, r.parent.id) for r in rows if r.parent is not None
                                and r.id is not None and r.parent.id is not None])
     record_events(session, ctx, rows, ids, lambda r: {"via": "csv_import"})
@@ -379,19 +382,19 @@ def _prepare_contacts(session: Session, rows: list[Row], ctx: Context) -> None:
         resolve_accounts(session, rows)
     if "owner" in ctx.mapped:
         resolve_users(session, rows, "owner", "owner_id")
-    check_external_ids(session, Contact.__table__, rows, "contact")
+    check_external_ids(session, Contact, rows, "contact")
 
 
 def _write_contacts(session: Session, rows: list[Row], ctx: Context) -> list[int]:
-    ids = insert_in_chunks(session, Contact.__table__, rows, ctx)
+    ids = insert_in_chunks(session, Contact, rows, ctx)
     emails, phones = [], []
     for row, id_ in zip(rows, ids, strict=True):
         for i, email in enumerate(dict.fromkeys(row.values.get("email") or [])):
             emails.append({"contact_id": id_, "email": email, "is_primary": i == 0})
         for i, phone in enumerate(dict.fromkeys(row.values.get("phone") or [])):
             phones.append({"contact_id": id_, "phone": phone, "is_primary": i == 0})
-    repo.insert_plain(session, ContactEmail.__table__, emails)
-    repo.insert_plain(session, ContactPhone.__table__, phones)
+    repo.insert_plain(session, ContactEmail, emails)
+    repo.insert_plain(session, ContactPhone, phones)
     record_events(session, ctx, rows, ids, lambda r: {"via": "csv_import"})
     return ids
 
@@ -460,7 +463,7 @@ def _prepare_deals(session: Session, rows: list[Row], ctx: Context) -> None:
         resolve_accounts(session, rows)
     if "owner" in ctx.mapped:
         resolve_users(session, rows, "owner", "owner_id")
-    check_external_ids(session, Deal.__table__, rows, "deal")
+    check_external_ids(session, Deal, rows, "deal")
 
 
 def _ensure_pipeline(session: Session, rows: list[Row], ctx: Context) -> None:
@@ -475,8 +478,8 @@ def _ensure_pipeline(session: Session, rows: list[Row], ctx: Context) -> None:
 
 
 def _write_deals(session: Session, rows: list[Row], ctx: Context) -> list[int]:
-    ids = insert_in_chunks(session, Deal.__table__, rows, ctx)
-    repo.insert_plain(session, DealStageHistory.__table__, [
+    ids = insert_in_chunks(session, Deal, rows, ctx)
+    repo.insert_plain(session, DealStageHistory, [
         {"deal_id": id_, "stage_id": r.record["stage_id"], "entered_at": r.record["stage_entered_at"]}
         for r, id_ in zip(rows, ids, strict=True)])
     record_events(session, ctx, rows, ids, lambda r: {"stage_id": r.record["stage_id"], "via": "csv_import"})
@@ -489,10 +492,10 @@ def _fields(specs: Sequence[FieldSpec]) -> dict[str, FieldSpec]:
     return {s.name: s for s in specs}
 
 
-_L, _A, _C, _D = Lead.__table__, Account.__table__, Contact.__table__, Deal.__table__
+_L, _A, _C, _D = (repo.table_of(m) for m in (Lead, Account, Contact, Deal))
 
 LEADS = EntitySpec(
-    entity=SegmentEntity.lead, label="lead", table=_L, prepare=_prepare_leads, write=_write_leads,
+    entity=SegmentEntity.lead, label="lead", model=Lead, table=_L, prepare=_prepare_leads, write=_write_leads,
     fields=_fields([
         *(_column_field(_L, n) for n in (
             "first_name", "last_name", "phone", "company_name", "title", "industry", "country", "city",
@@ -506,7 +509,7 @@ LEADS = EntitySpec(
     ]))
 
 ACCOUNTS = EntitySpec(
-    entity=SegmentEntity.account, label="account", table=_A, prepare=_prepare_accounts,
+    entity=SegmentEntity.account, label="account", model=Account, table=_A, prepare=_prepare_accounts,
     write=_write_accounts, required=("name",),
     fields=_fields([
         *(_column_field(_A, n) for n in (
@@ -522,7 +525,7 @@ ACCOUNTS = EntitySpec(
     ]))
 
 CONTACTS = EntitySpec(
-    entity=SegmentEntity.contact, label="contact", table=_C, prepare=_prepare_contacts,
+    entity=SegmentEntity.contact, label="contact", model=Contact, table=_C, prepare=_prepare_contacts,
     write=_write_contacts,
     fields=_fields([
         *(_column_field(_C, n) for n in (
@@ -535,7 +538,7 @@ CONTACTS = EntitySpec(
     ]))
 
 DEALS = EntitySpec(
-    entity=SegmentEntity.deal, label="deal", table=_D, prepare=_prepare_deals, write=_write_deals,
+    entity=SegmentEntity.deal, label="deal", model=Deal, table=_D, prepare=_prepare_deals, write=_write_deals,
     before_write=_ensure_pipeline,
     fields=_fields([
         *(_column_field(_D, n) for n in (

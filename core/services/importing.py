@@ -60,6 +60,8 @@ class RowError:
         return self.field
 
     def __str__(self) -> str:
+        if self.row == 0:  # a refusal the database did not pin on one row
+            return f"{self.where}: {self.message}"
         return f"row {self.row} (line {self.line}) {self.where}: {self.message}"
 
 
@@ -69,7 +71,8 @@ class ImportRejected(InvalidInput):
     def __init__(self, source: str, errors: list[RowError], total_rows: int, bad_rows: int) -> None:
         shown = "; ".join(str(e) for e in errors[:REPORTED_ERRORS])
         more = f"; and {len(errors) - REPORTED_ERRORS} more errors" if len(errors) > REPORTED_ERRORS else ""
-        super().__init__(source, f"{bad_rows} of {total_rows} rows are bad ({len(errors)} errors), "
+        count = f"{len(errors)} error" + ("s" if len(errors) != 1 else "")
+        super().__init__(source, f"{bad_rows} of {total_rows} rows are bad ({count}), "
                                  f"nothing was imported: {shown}{more}")
         self.errors, self.total_rows, self.bad_rows = errors, total_rows, bad_rows
 
@@ -314,7 +317,7 @@ def _write(session: Session, spec: EntitySpec, good: list[Row], ctx: Context, so
         with session.begin_nested():
             return spec.write(session, good, ctx)
     except DBAPIError as exc:
-        located = repo.first_failing_row(session, spec.table, [r.record for r in good])
+        located = repo.first_failing_row(session, spec.model, [r.record for r in good])
         if located is None:
             error = RowError(row=0, line=0, field="database", message=_db_message(exc))
             raise ImportRejected(source, [error], total, 0) from exc
