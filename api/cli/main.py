@@ -35,7 +35,7 @@ def run() -> None:
     try:
         app(standalone_mode=False)
     except CrmError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
