@@ -417,4 +417,3 @@ def _add_contact(
             Rec(contact_id=row, phone=world.phone(account.country), label="mobile", is_primary=phone is None),
         )
     account.contacts.append(ContactPlan(row=row, role=role))
-

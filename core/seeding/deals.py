@@ -571,7 +571,7 @@ class DealBuilder:
             c.row["status"] = ContractStatus.expired if c.end < today else ContractStatus.active
         if account.churned_on is not None and account.churned_on < today:
             lifecycle = Lifecycle.churned
-        elif any(c.end >= today for c in account.contracts):
+        elif account.contracts:  # renewed, running, or past its end with the renewal still open
             lifecycle = Lifecycle.customer
         else:
             lifecycle = Lifecycle.prospect

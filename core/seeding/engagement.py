@@ -37,6 +37,7 @@ def _activity(
     lead: LeadPlan | None = None,
     direction: str | None = None,
     subject: str | None = None,
+    subjects: dict[str, tuple[str, ...]] = vocab.SALES_SUBJECTS,
 ) -> None:
     name = contact.row["first_name"] if contact else (lead.row["first_name"] if lead else "the team")
     body = world.pick(vocab.ACTIVITY_BODIES).format(
@@ -52,7 +53,7 @@ def _activity(
         "activities",
         Rec(
             kind=kind,
-            subject=(subject or world.pick(vocab.ACTIVITY_SUBJECTS[kind.value])).format(company=company),
+            subject=(subject or world.pick(subjects[kind.value])).format(company=company),
             body=body,
             direction=direction,
             duration_minutes=duration,
@@ -135,6 +136,7 @@ def plan_account_activities(world: World, account: AccountPlan) -> None:
                     company=name,
                     contact=world.pick(account.contacts),
                     account=account,
+                    subjects=vocab.SUCCESS_SUBJECTS,
                 )
             if account.size == "enterprise" and month.month in (1, 4, 7, 10) and world.chance(0.8):
                 _activity(

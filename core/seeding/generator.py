@@ -152,6 +152,8 @@ def build_plan(accounts: int, seed: int, now: datetime, progress: Progress | Non
         builder.simulate(account)
 
     step(PHASES[4])
+    success.ensure_late_payer(world, account_plans)
+    success.ensure_seat_pressure(world, account_plans)
     invoices: dict[int, list[Rec]] = {}
     for i, account in enumerate(account_plans):
         if not account.contracts:
@@ -162,6 +164,7 @@ def build_plan(accounts: int, seed: int, now: datetime, progress: Progress | Non
         success.plan_usage(world, account)
         success.plan_nps(world, account, quarterly, onboarding)
         success.plan_tickets(world, account)
+    success.ensure_detractor(world, account_plans)
     _number_documents(world)
 
     step(PHASES[5])

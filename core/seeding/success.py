@@ -10,13 +10,14 @@ import math
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from core.models.enums import InvoiceStatus, TicketStatus
+from core.models.enums import InvoiceStatus, Lifecycle, TicketStatus
 from core.seeding import vocab
 from core.seeding.accounts import AccountPlan
 from core.seeding.deals import ContractPlan
 from core.seeding.world import CENT, Rec, World, add_months, at_day
 
 PAYMENT_METHODS = ("bank_transfer", "card", "direct_debit")
+STOPPED_PAYING_DAYS = 100
 
 
 def _active_contract(account: AccountPlan, d: date) -> ContractPlan | None:
@@ -41,6 +42,37 @@ def month_starts(first: date, last: date) -> list[date]:
         out.append(d)
         d = add_months(d, 1)
     return out
+
+
+def ensure_late_payer(world: World, accounts: list[AccountPlan]) -> None:
+    """At least one customer with invoices already due is delinquent (the least healthy), so AR has a case."""
+    billed_since = world.today - timedelta(days=60)
+    paying = [
+        a
+        for a in accounts
+        if a.contracts
+        and (a.churned_on is None or a.churned_on >= world.today)
+        and a.contracts[-1].start <= billed_since
+    ]
+    if not paying or any(a.payer == "delinquent" for a in paying):
+        return
+    monthly = [a for a in paying if a.contracts[-1].billing_months == 1]
+    min(monthly or paying, key=lambda a: a.health(world.now)).payer = "delinquent"
+
+
+def ensure_seat_pressure(world: World, accounts: list[AccountPlan]) -> None:
+    """At least one current customer uses nearly all its seats (the healthiest), so expansion has a case."""
+    snapshot_day = at_day(date(world.today.year, world.today.month, 1), 2)
+    current = [
+        a
+        for a in accounts
+        if a.row["lifecycle"] is Lifecycle.customer and _active_contract(a, snapshot_day.date()) is not None
+    ]
+    if not current or any(a.utilization(snapshot_day) >= 0.95 for a in current):
+        return
+    pick = max(current, key=lambda a: a.health(snapshot_day))
+    years = (snapshot_day - pick.window_start).days / 365
+    pick.base_util = 0.97 - 0.1 * pick.health(snapshot_day) - pick.growth * years
 
 
 def plan_billing(world: World, account: AccountPlan) -> None:
@@ -80,8 +112,9 @@ def _invoice(
 ) -> None:
     due = issued + timedelta(days=terms)
     habit = account.payer
-    if habit == "delinquent":
-        delay = world.rng.uniform(30, 120)
+    if habit == "delinquent":  # stopped paying a few months ago; older invoices were paid very late
+        stopped = due > world.today - timedelta(days=STOPPED_PAYING_DAYS)
+        delay = (world.today - due).days + 1 if stopped else world.rng.uniform(30, 120)
     elif habit == "slow":
         delay = world.rng.uniform(5, 45)
     else:
@@ -195,6 +228,16 @@ def _nps_response(world: World, account: AccountPlan, survey: Rec, at: datetime,
             responded_at=at,
         ),
     )
+
+
+def ensure_detractor(world: World, accounts: list[AccountPlan]) -> None:
+    """At least one detractor explains itself: the least healthy respondent's answer, when none did."""
+    responses = world.table("nps_responses")
+    if not responses or any(r["score"] <= 6 and r["comment"] for r in responses):
+        return
+    plans = {id(a.row): a for a in accounts}
+    worst = min(responses, key=lambda r: plans[id(r["account_id"])].health(r["responded_at"]))
+    worst.update(score=min(worst["score"], 4), comment=world.pick(vocab.NPS_DETRACTOR))
 
 
 def plan_nps(

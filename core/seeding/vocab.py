@@ -397,15 +397,9 @@ CHANNEL_COST_USD: dict[str, tuple[int, int]] = {
     "partner": (5000, 25000),
 }
 
-ACTIVITY_SUBJECTS: dict[str, tuple[str, ...]] = {
-    "call": (
-        "Discovery call",
-        "Follow-up call",
-        "Pricing call",
-        "Check-in call",
-        "Call about renewal",
-        "Left voicemail",
-    ),
+# Subjects per activity kind, for sales work (deals, prospects) and for customer success (CSM check-ins).
+SALES_SUBJECTS: dict[str, tuple[str, ...]] = {
+    "call": ("Discovery call", "Follow-up call", "Pricing call", "Left voicemail"),
     "email": (
         "Sent proposal",
         "Recap of our meeting",
@@ -413,21 +407,24 @@ ACTIVITY_SUBJECTS: dict[str, tuple[str, ...]] = {
         "Intro email",
         "Case study for {company}",
         "Re: contract terms",
+    ),
+    "meeting": ("Product demo", "Stakeholder workshop", "Security review", "Negotiation meeting"),
+    "note": ("Internal note", "Competitive intel", "Champion update"),
+}
+SUCCESS_SUBJECTS: dict[str, tuple[str, ...]] = {
+    "call": ("Check-in call", "Call about renewal", "Adoption review call"),
+    "email": (
         "Re: onboarding schedule",
+        "Tips for your reporting setup",
+        "Re: seat count",
+        "Release notes follow-up",
     ),
-    "meeting": (
-        "Product demo",
-        "Stakeholder workshop",
-        "Quarterly business review",
-        "Security review",
-        "Negotiation meeting",
-        "Onboarding kickoff",
-    ),
-    "note": ("Internal note", "Account plan update", "Competitive intel", "Champion update"),
+    "meeting": ("Onboarding kickoff", "Adoption workshop", "Executive sponsor check-in"),
+    "note": ("Account plan update", "Health check notes", "Champion update"),
 }
 ACTIVITY_BODIES = (
     "{contact} asked about {topic}. Next step: {next}.",
-    "Walked {contact} through {topic}; they want {next}.",
+    "Walked {contact} through {topic}; next we {next}.",
     "{contact} raised concerns about {topic}. Agreed to {next}.",
     "Good energy from {contact} on {topic}. Plan: {next}.",
 )

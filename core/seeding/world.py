@@ -97,8 +97,8 @@ class World:
         working = datetime.combine(
             moment.date(), time(8 + self.rng.randrange(10), self.rng.randrange(60)), tzinfo=UTC
         )
-        if working.weekday() >= 5:
-            working -= timedelta(days=working.weekday() - 4)
+        if working.weekday() >= 5:  # Saturday to Friday, Sunday to Monday
+            working += timedelta(days=-1 if working.weekday() == 5 else 1)
         return working if a <= working <= b else moment
 
     def days(self, low: float, high: float) -> timedelta:
@@ -110,7 +110,7 @@ class World:
         fake = self._fakers.get(locale)
         if fake is None:
             fake = Faker(locale)
-            fake.seed_instance(self.seed)
+            fake.seed_instance(f"{self.seed}:{locale}")  # per locale, or en_US and en_CA repeat each other
             self._fakers[locale] = fake
         return fake
 
