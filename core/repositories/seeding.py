@@ -51,7 +51,7 @@ def link_converted_deals(session: Session, pairs: Sequence[tuple[int, int]]) -> 
     """Leads are written before deals (deals point at their lead), so the lead's deal link comes after."""
     if not pairs:
         return
-    table = Lead.__table__
+    table = Base.metadata.tables["leads"]
     stmt = update(table).where(table.c.id == bindparam("lead")).values(converted_deal_id=bindparam("deal"))
     session.connection().execute(stmt, [{"lead": lead, "deal": deal} for lead, deal in pairs])
 

@@ -32,7 +32,8 @@ DISCOUNTS = {
     "mid_market": (0, 5, 10, 10, 15, 20, 25, 30),
     "enterprise": (5, 10, 15, 20, 25, 30, 35),
 }
-ACTIVITY_RATE = {NEW: {"smb": 6.0, "mid_market": 9.0, "enterprise": 13.0}, EXPANSION: 5.0, RENEWAL: 4.0}
+NEW_DEAL_ACTIVITY_RATE = {"smb": 6.0, "mid_market": 9.0, "enterprise": 13.0}
+ACTIVITY_RATE = {EXPANSION: 5.0, RENEWAL: 4.0}
 CYCLE_DAYS = {"smb": (14, 45), "mid_market": (30, 90), "enterprise": (60, 160)}
 GONE_DARK_SHARE = 0.35
 
@@ -155,10 +156,8 @@ class DealBuilder:
         w = self.world
         contact = contact or (account.decision_maker() if w.chance(0.7) else w.pick(account.contacts))
         amount = sum((ln.net for ln in lines), Decimal(0))
-        rate = ACTIVITY_RATE[kind]
-        planned_activities = w.poisson(
-            (rate[account.size] if isinstance(rate, dict) else rate) * w.rng.uniform(0.5, 1.5)
-        )
+        rate = NEW_DEAL_ACTIVITY_RATE[account.size] if kind == NEW else ACTIVITY_RATE[kind]
+        planned_activities = w.poisson(rate * w.rng.uniform(0.5, 1.5))
         competitor = (
             w.pick(vocab.COMPETITORS) if w.chance({NEW: 0.35, EXPANSION: 0.05, RENEWAL: 0.15}[kind]) else None
         )

@@ -205,7 +205,8 @@ def _resolve(rec: Rec) -> dict[str, object]:
 
 def _waves(rows: list[Rec], column: str) -> list[list[Rec]]:
     """Split a self-referencing table so parents are written (and get ids) before their children."""
-    waves, pending, written = [], rows, set()
+    waves: list[list[Rec]] = []
+    pending, written = rows, set[int]()
     while pending:
         ready = [r for r in pending if not isinstance(r[column], Rec) or id(r[column]) in written]
         if not ready:

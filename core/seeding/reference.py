@@ -107,9 +107,9 @@ def plan_people(world: World, accounts: int) -> Staff:
     n_csms = min(30, max(2, round(accounts / 80)))
     csms: dict[str, list[Rec]] = {}
     for i in range(n_csms):
-        territory = "Vietnam" if i == 0 or (i > 1 and world.chance(0.25)) else None
-        csms.setdefault(territory or "Global", []).append(
-            user(Role.csm, "Customer Success", territory, managers["Customer Success"])
+        home = "Vietnam" if i == 0 or (i > 1 and world.chance(0.25)) else None
+        csms.setdefault(home or "Global", []).append(
+            user(Role.csm, "Customer Success", home, managers["Customer Success"])
         )
     world.refs["territories"] = territories
     return Staff(reps=reps, csms=csms, managers=managers, admin=admin)
