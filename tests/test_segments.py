@@ -116,7 +116,7 @@ def test_saved_segment_paging_preview_and_counts(session: Session) -> None:
     w = _world(session)
     seg = svc.create_segment(session, name="Enterprise accounts — Vietnam — 90d no activity",
                              entity="contact", rules=VIETNAM_CONTACTS)
-    assert seg.rules == {"all": [r | {} for r in VIETNAM_CONTACTS["all"]]}
+    assert seg.rules == VIETNAM_CONTACTS
     expected = sorted(w["con"][n] for n in ("t1a", "t1b", "t2", "t3"))
     page = svc.evaluate(session, seg.id, limit=2, offset=1, now=NOW)
     assert (page.total, page.ids) == (4, expected[1:3])
@@ -208,9 +208,40 @@ def test_computed_account_signals(session: Session) -> None:
     assert accounts("arr", "gte", 50000) == {healthy.id}
     assert accounts("open_deals", "gt", 2) == {healthy.id}
     assert accounts("open_deals", "lt", 3) == {troubled.id}
-    rules = {"field": "nps_last", "op": "lt", "value": 7}
-    contacts = svc.evaluate(session, rules=rules, entity="contact", now=NOW)
-    assert contacts.ids == [detractor.id]
+    assert accounts("open_deals", "lt", 0) == set() and accounts("open_deals", "lt", 1) == {troubled.id}
+
+    fan = f.contact(session, account_id=troubled.id)
+    silent = f.contact(session, account_id=troubled.id)
+    f.nps(session, troubled.id, 6, contact_id=fan.id, responded_at=NOW - 90 * DAY)
+    f.nps(session, troubled.id, 10, contact_id=fan.id, responded_at=NOW - 3 * DAY)
+
+    def contacts(op: str, value: Any = None) -> list[int]:
+        rules = {"field": "nps_last", "op": op, "value": value}
+        return svc.evaluate(session, rules=rules, entity="contact", now=NOW).ids
+
+    assert contacts("lt", 7) == [detractor.id]  # the fan's 6 was superseded by a 10
+    assert contacts("ne", 10) == [detractor.id, silent.id] and contacts("is_null") == [silent.id]
+    assert contacts("not_in", [2, 3]) == [fan.id, silent.id] and contacts("in", [10]) == [fan.id]
+
+
+def test_contact_activity_scope(session: Session) -> None:
+    acc = f.account(session)
+    quiet = f.contact(session, account_id=acc.id)
+    busy = f.contact(session, account_id=acc.id)
+    loner = f.contact(session)
+    f.activity(session, contact_id=busy.id, occurred_at=NOW - 5 * DAY)
+    f.activity(session, contact_id=loner.id, occurred_at=NOW - 200 * DAY)
+
+    def ids(field: str, op: str, value: Any = None) -> set[int]:
+        rules = {"field": field, "op": op, "value": value}
+        return set(svc.evaluate(session, rules=rules, entity="contact", now=NOW).ids)
+
+    assert ids("last_activity_days", "lt", 30) == {quiet.id, busy.id}  # a colleague's call counts
+    assert ids("own_last_activity_days", "lt", 30) == {busy.id}
+    assert ids("own_last_activity_days", "is_null") == {quiet.id}
+    assert ids("last_activity_days", "gte", 200) == {loner.id}
+    assert ids("last_activity_days", "lte", 199) == {quiet.id, busy.id}
+    assert ids("account.last_activity_days", "lt", 30) == {quiet.id, busy.id}
 
 
 def test_deal_and_lead_segments(session: Session) -> None:

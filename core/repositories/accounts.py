@@ -40,7 +40,7 @@ def subtree_cte(root_id: int, name: str = "tree") -> CTE:
     acc = Account.__table__
     child = acc.alias("child")
     seed = select(acc.c.id, acc.c.parent_id, acc.c.name, literal(0, Integer).label("depth"),
-                  array([acc.c.id], type_=BigInteger).label("path")).where(acc.c.id == root_id)
+                  array([acc.c.id]).label("path")).where(acc.c.id == root_id)
     tree = seed.cte(name, recursive=True)
     step = (select(child.c.id, child.c.parent_id, child.c.name, tree.c.depth + 1,
                    func.array_append(tree.c.path, child.c.id))
@@ -53,7 +53,7 @@ def ancestors_cte(account_id: int, name: str = "up") -> CTE:
     acc = Account.__table__
     parent = acc.alias("parent")
     seed = select(acc.c.id, acc.c.parent_id, acc.c.name, literal(0, Integer).label("depth"),
-                  array([acc.c.id], type_=BigInteger).label("path")).where(acc.c.id == account_id)
+                  array([acc.c.id]).label("path")).where(acc.c.id == account_id)
     up = seed.cte(name, recursive=True)
     step = (select(parent.c.id, parent.c.parent_id, parent.c.name, up.c.depth + 1,
                    func.array_append(up.c.path, parent.c.id))

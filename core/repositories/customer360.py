@@ -39,6 +39,7 @@ from core.models import (
 from core.models.enums import BuyingRole, ContractStatus, DealStatus, InvoiceStatus, TicketStatus
 
 OPEN_TICKET = (TicketStatus.open, TicketStatus.pending)
+AnyRow = Row[*tuple[Any, ...]]
 
 
 def account_with_children(session: Session, account_id: int) -> tuple[Account, int] | None:
@@ -47,7 +48,7 @@ def account_with_children(session: Session, account_id: int) -> tuple[Account, i
     return (row[0], int(row[1])) if row else None
 
 
-def key_contacts(session: Session, account_id: int, limit: int) -> Sequence[Row[Any]]:
+def key_contacts(session: Session, account_id: int, limit: int) -> Sequence[AnyRow]:
     """Decision makers first, then influencers, users, the rest; with primary email/phone and the total."""
     order = {BuyingRole.decision_maker.value: 0, BuyingRole.influencer.value: 1, BuyingRole.user.value: 2}
     rank = case(order, value=Contact.buying_role, else_=3)
@@ -63,7 +64,7 @@ def key_contacts(session: Session, account_id: int, limit: int) -> Sequence[Row[
     return session.execute(stmt).all()
 
 
-def open_deals(session: Session, account_id: int, now: datetime) -> Sequence[Row[Any]]:
+def open_deals(session: Session, account_id: int, now: datetime) -> Sequence[AnyRow]:
     seconds = func.extract("epoch", literal(now, DateTime(timezone=True)) - Deal.stage_entered_at)
     stmt = (select(Deal.id, Deal.name, Deal.amount, Deal.currency, Deal.expected_close_date, Deal.owner_id,
                    Deal.stage_entered_at, Stage.name.label("stage"), Stage.win_probability,
@@ -74,7 +75,7 @@ def open_deals(session: Session, account_id: int, now: datetime) -> Sequence[Row
     return session.execute(stmt).all()
 
 
-def timeline(session: Session, account_id: int, now: datetime, limit: int) -> Sequence[Row[Any]]:
+def timeline(session: Session, account_id: int, now: datetime, limit: int) -> Sequence[AnyRow]:
     """Latest activities on the account (directly, through its contacts or its deals) up to `now`.
 
     A UNION of three index scans collects the ids; each row carries the total, so one statement suffices
@@ -111,7 +112,7 @@ def sla_state(now: datetime) -> ColumnElement[str]:
     ).cast(String(16))
 
 
-def open_tickets(session: Session, account_id: int, now: datetime, limit: int) -> Sequence[Row[Any]]:
+def open_tickets(session: Session, account_id: int, now: datetime, limit: int) -> Sequence[AnyRow]:
     stmt = (select(Ticket.id, Ticket.subject, Ticket.priority, Ticket.status, Ticket.opened_at,
                    Ticket.sla_due_at, Ticket.contact_id, Ticket.assignee_id,
                    sla_state(now).label("sla_state"))
@@ -120,7 +121,7 @@ def open_tickets(session: Session, account_id: int, now: datetime, limit: int) -
     return session.execute(stmt).all()
 
 
-def ticket_summary(session: Session, account_id: int, now: datetime) -> Row[Any]:
+def ticket_summary(session: Session, account_id: int, now: datetime) -> AnyRow:
     state = sla_state(now)
     is_open = Ticket.status.in_(OPEN_TICKET)
     stmt = select(
@@ -139,7 +140,7 @@ def _paid() -> ColumnElement[Any]:
             .scalar_subquery())
 
 
-def unpaid_invoices(session: Session, account_id: int, limit: int) -> Sequence[Row[Any]]:
+def unpaid_invoices(session: Session, account_id: int, limit: int) -> Sequence[AnyRow]:
     """Open invoices with something left to pay, oldest due first."""
     paid = _paid()
     stmt = (select(Invoice.id, Invoice.number, Invoice.currency, Invoice.amount, Invoice.issued_on,
@@ -150,7 +151,7 @@ def unpaid_invoices(session: Session, account_id: int, limit: int) -> Sequence[R
     return session.execute(stmt).all()
 
 
-def invoice_totals(session: Session, account_id: int, today: date) -> Sequence[Row[Any]]:
+def invoice_totals(session: Session, account_id: int, today: date) -> Sequence[AnyRow]:
     """Per currency: invoiced, paid, open and overdue balance, overdue count, oldest overdue due date."""
     paid = _paid()
     balance = case((Invoice.status == InvoiceStatus.open, Invoice.amount - paid), else_=0)
@@ -168,7 +169,7 @@ def invoice_totals(session: Session, account_id: int, today: date) -> Sequence[R
     return session.execute(stmt).all()
 
 
-def nps(session: Session, account_id: int, now: datetime) -> Row[Any]:
+def nps(session: Session, account_id: int, now: datetime) -> AnyRow:
     """Aggregates over responses up to `now`, joined with the latest one (LATERAL, one statement)."""
     at = literal(now, DateTime(timezone=True))
     mine = and_(NpsResponse.account_id == account_id, NpsResponse.responded_at <= at)
@@ -185,7 +186,7 @@ def nps(session: Session, account_id: int, now: datetime) -> Row[Any]:
     return session.execute(stmt).one()
 
 
-def contracts(session: Session, account_id: int) -> Sequence[Row[Any]]:
+def contracts(session: Session, account_id: int) -> Sequence[AnyRow]:
     """Contracts still marked active, nearest end first (one past its end date is a renewal gone overdue)."""
     stmt = (select(Contract.id, Contract.plan, Contract.status, Contract.arr, Contract.currency,
                    Contract.seat_limit, Contract.start_date, Contract.end_date, Contract.auto_renew)
@@ -194,7 +195,7 @@ def contracts(session: Session, account_id: int) -> Sequence[Row[Any]]:
     return session.execute(stmt).all()
 
 
-def usage(session: Session, account_id: int, today: date, points: int) -> Sequence[Row[Any]]:
+def usage(session: Session, account_id: int, today: date, points: int) -> Sequence[AnyRow]:
     """The latest `points` snapshots up to today, newest first."""
     stmt = (select(UsageSnapshot.captured_on, UsageSnapshot.logins, UsageSnapshot.active_users,
                    UsageSnapshot.seats_used, UsageSnapshot.features_adopted)

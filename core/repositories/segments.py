@@ -119,12 +119,18 @@ class Scope:
 
 @dataclass(frozen=True)
 class FieldDef:
-    """A computed field: a value expression, a set of activity links (recency) or rows to count."""
+    """A computed field, in one of four shapes.
+
+    value: a correlated expression (cheap when an index serves the correlation); touches: activity links
+    (recency); rows: rows to count; per_key: (the row's key, a query of (key, value) pairs) for values
+    no index can correlate, matched with one uncorrelated, hashable IN / NOT IN.
+    """
 
     kind: str
     value: Callable[[Scope], ColumnElement[Any]] | None = None
     touches: Callable[[Scope, Window], list[Pred]] | None = None
     rows: Callable[[Scope], Select[Any]] | None = None
+    per_key: Callable[[Scope], tuple[ColumnElement[Any], Select[Any]]] | None = None
 
 
 # ---- computed fields ---------------------------------------------------------------------------------
@@ -153,6 +159,11 @@ def _own_touches(link: str) -> Callable[[Scope, Window], list[Pred]]:
     return touches
 
 
+def _account_level_touches(scope: Scope, window: Window) -> list[Pred]:
+    assert scope.account_id is not None
+    return _account_touches(scope.account_id, window)
+
+
 def _contact_touches(scope: Scope, window: Window) -> list[Pred]:
     assert scope.account_id is not None
     return _own_touches("contact_id")(scope, window) + _account_touches(scope.account_id, window)
@@ -169,13 +180,19 @@ def _open_tickets(scope: Scope) -> Select[Any]:
                                 t.c.status.in_([TicketStatus.open.value, TicketStatus.pending.value]))
 
 
-def _nps_last(by: str) -> Callable[[Scope], ColumnElement[Any]]:
-    def value(scope: Scope) -> ColumnElement[Any]:
-        n = NpsResponse.__table__.alias()
-        key = scope.row.c.id if by == "contact_id" else scope.account_id
-        return (select(n.c.score).where(n.c[by] == key, n.c.responded_at <= scope.now)
-                .order_by(n.c.responded_at.desc(), n.c.id.desc()).limit(1).scalar_subquery())
-    return value
+def _account_nps_last(scope: Scope) -> ColumnElement[Any]:
+    n = NpsResponse.__table__.alias()
+    return (select(n.c.score).where(n.c.account_id == scope.account_id, n.c.responded_at <= scope.now)
+            .order_by(n.c.responded_at.desc(), n.c.id.desc()).limit(1).scalar_subquery())
+
+
+def _contact_nps_last(scope: Scope) -> tuple[ColumnElement[Any], Select[Any]]:
+    """Latest answer per contact in one pass (nps_responses has no index on contact_id to correlate)."""
+    n = NpsResponse.__table__.alias()
+    newest_first = aggregate_order_by(n.c.score, n.c.responded_at.desc(), n.c.id.desc())
+    latest = (select(n.c.contact_id.label("key"), func.array_agg(newest_first)[1].label("value"))
+              .where(n.c.contact_id.is_not(None), n.c.responded_at <= scope.now).group_by(n.c.contact_id))
+    return scope.row.c.id, latest
 
 
 def _ar_overdue(scope: Scope) -> ColumnElement[Any]:
@@ -220,13 +237,13 @@ _ACCOUNT_LEVEL = {
 
 COMPUTED: dict[SegmentEntity, dict[str, FieldDef]] = {
     SegmentEntity.account: _ACCOUNT_LEVEL | {
-        "last_activity_days": FieldDef("recency", touches=lambda s, w: _account_touches(s.account_id, w)),
-        "nps_last": FieldDef("number", value=_nps_last("account_id")),
+        "last_activity_days": FieldDef("recency", touches=_account_level_touches),
+        "nps_last": FieldDef("number", value=_account_nps_last),
     },
     SegmentEntity.contact: _ACCOUNT_LEVEL | {
         "last_activity_days": FieldDef("recency", touches=_contact_touches),
         "own_last_activity_days": FieldDef("recency", touches=_own_touches("contact_id")),
-        "nps_last": FieldDef("number", value=_nps_last("contact_id")),
+        "nps_last": FieldDef("number", per_key=_contact_nps_last),
         "email": FieldDef("text", value=_primary_email),
     },
     SegmentEntity.deal: {
@@ -467,7 +484,7 @@ class Compiler:
                                                 f"segments (known: {known})")
         self._mark(scope)
         column = scope.row.c[name]
-        choices = tuple(column.type.enums) if kind == "enum" else ()
+        choices = tuple(column.type.enums) if isinstance(column.type, Enum) else ()
         return self._leaf(column, kind, cond, path, choices)
 
     def _mark(self, scope: Scope) -> None:
@@ -492,8 +509,18 @@ class Compiler:
         value = coerce_value(spec.kind, cond.op, cond.value, (), f"{path}.value")
         if spec.touches is not None:
             return self._recency(spec.touches, scope, cond.op, value)
+        if spec.per_key is not None:
+            return self._keyed(*spec.per_key(scope), spec.kind, cond.op, value)
         assert spec.rows is not None
         return self._count(spec.rows(scope), cond.op, value)
+
+    def _keyed(self, row_key: ColumnElement[Any], pairs: Select[Any], kind: str, op: str, v: Any) -> Pred:
+        """Negative ops flip to NOT IN over the positive match, so rows without a value are included."""
+        negate, positive = {"ne": (True, "eq"), "not_in": (True, "in"), "is_null": (True, "is_not_null")
+                            }.get(op, (False, op))
+        sub = pairs.subquery()
+        keys = select(sub.c.key).where(sub.c.key.is_not(None), compare(sub.c.value, kind, positive, v))
+        return row_key.not_in(keys) if negate else row_key.in_(keys)
 
     def _recency(self, touches: Callable[[Scope, Window], list[Pred]], scope: Scope, op: str,
                  days: Any) -> Pred:
@@ -515,7 +542,7 @@ class Compiler:
 
     def _count(self, rows: Select[Any], op: str, n: Any) -> Pred:
         """Zero / non-zero become (NOT) EXISTS; other thresholds compare a correlated count."""
-        zero = (op == "eq" and n == 0) or (op == "lte" and n < 1) or (op == "lt" and n <= 1)
+        zero = (op == "eq" and n == 0) or (op == "lte" and n < 1) or (op == "lt" and 0 < n <= 1)
         some = (op == "ne" and n == 0) or (op == "gt" and n < 1) or (op == "gte" and 0 < n <= 1)
         if zero:
             return ~rows.exists()
