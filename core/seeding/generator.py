@@ -262,7 +262,7 @@ def seed(
     else:
         occupied = repo.occupied_tables(session)
         if occupied:
-            held = ", ".join(f"{name}: {n} rows" for name, n in occupied.items())
+            held = ", ".join(f"{name}: {n}" for name, n in occupied.items())
             raise Conflict(
                 f"the database already holds CRM data ({held}); seeding refuses to mix into it. "
                 "Use --reset to empty every CRM table first, or a fresh database."
