@@ -10,7 +10,10 @@ An already populated database is refused (Conflict naming the tables that hold r
 which empties every CRM table first in the same transaction. Appending is not offered: a second seed would
 repeat the reference data (users, pipeline, products) and make "same seed, same data" untrue.
 
-The outcome formulas (lead conversion, deal win, renewal) are documented in `core.seeding.outcomes`.
+The outcome formulas (lead conversion, deal win, renewal) are documented in `core.seeding.outcomes`. So that
+even a small CRM shows every case, three situations are guaranteed: a delinquent customer with overdue
+invoices, a customer at >= 90% of its seats, and a detractor who left a comment (each taken from the accounts
+whose hidden health makes it most likely, so the signal stays consistent).
 """
 
 from __future__ import annotations

@@ -13,15 +13,19 @@ Lead conversion (for leads older than 45 days; the rest stay open):
         + TIMELINE[bant_timeline]
     SOURCE: manual +0.7, chat +0.4, web_form +0.2, api +0.1, email 0, campaign 0, csv_import -0.9.
     TIMELINE: this quarter +0.6, next quarter +0.3, this year 0, no timeline -0.7, NULL -0.2.
-    A lead that does not convert is disqualified with a reason naming its weakest attribute.
+    A lead that does not convert is disqualified with a reason naming its weakest attribute. Another 5% of
+    old leads are left in nurture (status contacted) with no outcome.
 
 Deal win (new business and expansion; decided when the deal is created, revealed when it closes):
     z = -0.5 - 0.6 * log10(amount_usd/20000) - 0.05 * (discount_pct - 10) + 0.15 * (activities - 8)
         - 0.9 * has_competitor + ORIGIN[origin]
     amount_usd is the deal amount at the fixed FX rates of vocab.FX; discount_pct is the deal's custom field
     "discount_pct" (also on its quote lines); activities counts the activities logged on the deal;
-    has_competitor is `competitor IS NOT NULL`. ORIGIN: referral +0.6, inbound +0.3, outbound -0.2,
-    expansion +0.8.
+    has_competitor is `competitor IS NOT NULL`. ORIGIN: referral +0.6 (from a lead whose source_detail is
+    "referral"), inbound +0.3 (from any other lead: deals.lead_id set), outbound -0.2 (no lead),
+    expansion +0.8 (tag "expansion"). A closed deal has all its activities logged before it closed, an open
+    one only those so far. About a third of lost deals that would have closed in the last 150 days "go dark"
+    instead: they stay open, stalled in their exit stage with no activity since.
 
 Renewal (customer-success signal):
     z = 1.6 + 1.5 * health
