@@ -16,12 +16,12 @@ install: $(STAMP)
 demo: install
 	$(BIN)/salesagents demo
 
-test: install
+test: install lint
 	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy core api
+	$(BIN)/mypy core api benchmarks
 
 bench: install
 	$(BIN)/python -m benchmarks.run

@@ -2,7 +2,7 @@
 
 Builds its data server-side (INSERT ... SELECT generate_series) in a throwaway database, times the median
 of several runs, prints a table and drops the database.
-Run: `.venv/bin/python benchmarks/bench_customer360_segments.py [--contacts N ...]`.
+Run: `.venv/bin/python -m benchmarks.bench_customer360_segments [--contacts N ...]`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -35,12 +34,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
-from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from core.config import get_settings
-from core.db.engine import ensure_database, make_engine, resolve_url
-from core.db.migrate import upgrade
+from benchmarks.common import throwaway_database
 from core.models import (
     Account,
     Activity,
@@ -288,12 +284,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
 
-    settings = get_settings()
-    url = resolve_url(settings, database=f"{settings.database_name}_bench_{uuid.uuid4().hex[:8]}")
-    ensure_database(url)
-    engine = make_engine(url)
-    try:
-        upgrade(url)
+    with throwaway_database("c360") as (url, engine):
         start = time.perf_counter()
         with Session(engine) as session:
             target = build(session, args.accounts, args.contacts, args.activities)
@@ -304,9 +295,6 @@ def main() -> None:
         console.print(f"built {args.accounts:,} accounts, {args.contacts:,} contacts, {args.activities:,} "
                       f"activities in {time.perf_counter() - start:.1f}s (database {url.database})")
         report(engine, target, root, args.runs)
-    finally:
-        engine.dispose()
-        drop(url)
 
 
 def report(engine: Any, target: int, root: int, runs: int) -> None:
@@ -332,13 +320,6 @@ def report(engine: Any, target: int, root: int, runs: int) -> None:
         ms, per_node = median_ms(lambda: account_service.subtree_rollups(session, root, now=NOW), runs)
         table.add_row("per-node roll-ups (same tree)", f"{ms:.1f}", f"{len(per_node):,} nodes")
     console.print(table)
-
-
-def drop(url: URL) -> None:
-    admin = make_engine(url.set(database="postgres"))
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 if __name__ == "__main__":

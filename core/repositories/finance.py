@@ -11,4 +11,5 @@ from core.models import Payment
 
 
 def paid_total(session: Session, invoice_id: int) -> Decimal:
-    return session.scalar(select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.invoice_id == invoice_id))
+    total = session.scalar(select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.invoice_id == invoice_id))
+    return Decimal(total or 0)

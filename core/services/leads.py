@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Account, Contact, ContactEmail, ContactPhone, Deal, Lead
-from core.models.enums import Lifecycle, LeadStatus
+from core.models.enums import LeadStatus, Lifecycle
 from core.repositories import events
 from core.services import deals as deal_service
 from core.services.snapshot import snapshot

@@ -1,0 +1,17 @@
+"""`make bench`: every benchmark, one after the other, each printing its own table."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks import bench_customer360_segments, bench_seed_import
+
+
+def main() -> None:
+    for module in (bench_seed_import, bench_customer360_segments):
+        sys.argv = [module.__name__]
+        module.main()
+
+
+if __name__ == "__main__":
+    main()
