@@ -74,3 +74,14 @@ def test_partial_payments_settle_the_invoice(session: Session) -> None:
         engagement.record_payment(session, inv.id, Decimal("70.00"), date(2026, 2, 2))
     engagement.record_payment(session, inv.id, Decimal("60.00"), date(2026, 2, 3))
     assert inv.status is InvoiceStatus.paid
+
+
+def test_constraint_violations_read_as_one_sentence(session: Session) -> None:
+    from core.db.errors import describe
+
+    acct = f.account(session)
+    with pytest.raises(IntegrityError) as caught, session.begin_nested():
+        f.nps(session, acct.id, score=42)
+    message = describe(caught.value)
+    assert message.startswith("the database refused the change (table nps_responses")
+    assert "constraint ck_nps_responses_score_range" in message and "42" in message

@@ -6,7 +6,9 @@ import sys
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 
+from core.db.errors import describe as describe_db_error
 from core.errors import CrmError
 
 app = typer.Typer(help="salesagents: AI sales and customer-success agents on their own CRM.",
@@ -36,6 +38,9 @@ def run() -> None:
         app(standalone_mode=False)
     except CrmError as exc:
         err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        sys.exit(2)
+    except DBAPIError as exc:
+        err_console.print(f"[red]error:[/red] {describe_db_error(exc)}", soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
