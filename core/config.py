@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,9 +33,47 @@ class Settings(BaseSettings):
     )
     sql_echo: bool = Field(default=False, description="Log every SQL statement.")
 
+    # Chat models (any OpenAI-compatible server). Unset base URL: the embedded llama.cpp server below.
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL, e.g. https://api.openai.com/v1.")
+    llm_api_key: str = Field(
+        default="not-needed", validation_alias=AliasChoices("SALESAGENTS_LLM_API_KEY", "OPENAI_API_KEY"),
+        description="API key (any string for local servers).")
+    llm_model: str | None = Field(default=None, description="Model name; unset with no base URL: the embedded SmolLM2.")
+    llm_temperature: float = Field(default=0.2, description="Default sampling temperature.")
+    llm_max_tokens: int = Field(default=512, description="Default cap on generated tokens per call.")
+    llm_timeout_s: float = Field(default=60.0, description="Timeout of every model call, in seconds.")
+    llm_max_attempts: int = Field(default=3, description="Attempts per call on retryable errors (429, 5xx, timeouts).")
+    llm_purposes: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='Per-purpose overrides as JSON, e.g. {"judge": {"model": "gpt-4o", "temperature": 0}}.')
+    llm_prices: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description='USD per million tokens [input, output] by model, e.g. {"gpt-4o-mini": [0.15, 0.6]}.')
+    llm_budgets: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description='Per-agent token budgets, e.g. {"nps_followup": {"per_run": 4000, "per_day": 200000}}.')
+    llm_default_budget_per_run: int = Field(default=8000, description="Tokens per run for agents without a budget.")
+    llm_default_budget_per_day: int = Field(default=500_000, description="Tokens per day for agents without a budget.")
+    llm_local_port: int = Field(default=8765, description="Port of the embedded llama.cpp server (127.0.0.1).")
+    llm_local_ctx: int = Field(default=4096, description="Context window of the embedded model.")
+
+    # Embeddings: unset base URL means the local all-MiniLM-L6-v2 (384 dims, offline).
+    embedding_base_url: str | None = Field(default=None, description="OpenAI-compatible /v1 base for embeddings.")
+    embedding_api_key: str = Field(default="not-needed", description="API key of the embeddings server.")
+    embedding_model: str = Field(default="text-embedding-3-small",
+                                 description="Remote embedding model (asked for 384 dimensions).")
+
     @property
     def pgdata(self) -> Path:
         return self.data_dir / "pgdata"
+
+    @property
+    def llm_local_url(self) -> str:
+        return f"http://127.0.0.1:{self.llm_local_port}/v1"
+
+    @property
+    def uses_local_llm(self) -> bool:
+        return self.llm_base_url is None
 
 
 @lru_cache(maxsize=1)

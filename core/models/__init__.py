@@ -7,6 +7,7 @@ from core.models.engagement import Activity, Task
 from core.models.finance import Invoice, Payment
 from core.models.identity import Team, Territory, User
 from core.models.leads import Lead, LeadScoreHistory
+from core.models.llm import LlmCall, PromptLabel, PromptLabelEvent, PromptVersion, TextEmbedding
 from core.models.marketing import Campaign, CampaignTouch
 from core.models.pipeline import Deal, DealStageHistory, Pipeline, Stage
 from core.models.sales import Quote, QuoteLine, SalesOrder, SalesOrderLine
@@ -16,7 +17,8 @@ from core.models.system import AuditLog, CustomFieldDefinition, OutboxEvent, Seg
 __all__ = [
     "Account", "Activity", "AuditLog", "Base", "Campaign", "CampaignTouch", "Contact", "ContactEmail",
     "ContactPhone", "Contract", "CustomFieldDefinition", "Deal", "DealStageHistory", "Invoice", "Lead",
-    "LeadScoreHistory", "NpsResponse", "NpsSurvey", "OutboxEvent", "Payment", "Pipeline", "PriceBook",
-    "PriceBookEntry", "Product", "Quote", "QuoteLine", "SalesOrder", "SalesOrderLine", "Segment", "Stage",
-    "Task", "Team", "Territory", "Ticket", "UsageSnapshot", "User",
+    "LeadScoreHistory", "LlmCall", "NpsResponse", "NpsSurvey", "OutboxEvent", "Payment", "Pipeline",
+    "PriceBook", "PriceBookEntry", "Product", "PromptLabel", "PromptLabelEvent", "PromptVersion", "Quote",
+    "QuoteLine", "SalesOrder", "SalesOrderLine", "Segment", "Stage", "Task", "Team", "Territory",
+    "TextEmbedding", "Ticket", "UsageSnapshot", "User",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import CITEXT
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,6 +26,7 @@ class Account(IdMixin, TimestampMixin, TaggedMixin, Base):
     parent_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("accounts.id"), index=True)
     domain: Mapped[str | None] = mapped_column(CITEXT)
     industry: Mapped[str | None] = mapped_column(String(120))
+    description: Mapped[str | None] = mapped_column(Text)
     size_band: Mapped[SizeBand | None] = mapped_column(str_enum(SizeBand, "size_band"))
     employees: Mapped[int | None]
     annual_revenue: Mapped[Decimal | None]
