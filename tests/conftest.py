@@ -16,6 +16,8 @@ from core.config import get_settings
 from core.db.engine import ensure_database, make_engine, resolve_url
 from core.db.migrate import upgrade
 
+pytest_plugins = ("tests.llm_fixtures",)
+
 
 def _drop_database(url: URL) -> None:
     admin = make_engine(url.set(database="postgres"))

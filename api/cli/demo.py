@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from core.config import get_settings
+from core.config import Settings, get_settings
 from core.db.engine import ensure_database, resolve_url, session_scope
 from core.db.migrate import upgrade
 
@@ -30,3 +30,22 @@ def demo(accounts: int = typer.Option(200, help="Accounts to seed on first run."
         console.print(f"[bold]3.[/bold] seeding {accounts} accounts (seed {seed})")
         run_seed(accounts=accounts, seed=seed)
     print_summary()
+    start_chat_model(settings)
+
+
+def start_chat_model(settings: Settings) -> None:
+    """Agents need a chat model: start the embedded one unless a remote model is configured."""
+    from api.cli.llm import health_text
+    from api.cli.main import console
+    from core.llm import local_server
+    from core.llm.factory import model_config
+
+    cfg = model_config(settings=settings)
+    if not settings.uses_local_llm:
+        console.print(f"[bold]4.[/bold] chat model: {cfg.label} at {cfg.base_url} (configured)")
+        return
+    console.print(f"[bold]4.[/bold] starting the local chat model ({cfg.model}, llama.cpp on {settings.llm_local_url})")
+    pid = local_server.serve(settings)
+    health = local_server.health_check(settings)
+    console.print(f"   local model pid {pid}: {health_text(health)}; stop it with `salesagents llm stop`",
+                  soft_wrap=True)
