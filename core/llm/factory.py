@@ -58,6 +58,9 @@ def get_chat_model(purpose: str = "default", *, settings: Settings | None = None
                    http_client: httpx.Client | None = None) -> ChatOpenAI:
     """A configured chat model; `http_client` lets contract tests put a MockTransport at the HTTP boundary."""
     cfg = model_config(purpose, settings)
+    # llama-cpp-python's server ignores `max_completion_tokens` (what ChatOpenAI sends) and would generate up
+    # to n_ctx; it reads the legacy `max_tokens`, which OpenAI itself no longer wants next to the new name.
+    extra_body = {"max_tokens": cfg.max_tokens} if cfg.local else None
     return ChatOpenAI(base_url=cfg.base_url, api_key=cfg.api_key, model=cfg.model,  # type: ignore[arg-type]
                       temperature=cfg.temperature, max_tokens=cfg.max_tokens,  # type: ignore[call-arg]
-                      timeout=cfg.timeout_s, max_retries=0, http_client=http_client)
+                      timeout=cfg.timeout_s, max_retries=0, http_client=http_client, extra_body=extra_body)
