@@ -44,7 +44,8 @@ def start_chat_model(settings: Settings) -> None:
     if not settings.uses_local_llm:
         console.print(f"[bold]4.[/bold] chat model: {cfg.label} at {cfg.base_url} (configured)")
         return
-    console.print(f"[bold]4.[/bold] starting the local chat model ({cfg.model}, llama.cpp on {settings.llm_local_url})")
+    console.print(f"[bold]4.[/bold] starting the local chat model ({cfg.model}, llama.cpp on {settings.llm_local_url})",
+                  soft_wrap=True)
     pid = local_server.serve(settings)
     health = local_server.health_check(settings)
     console.print(f"   local model pid {pid}: {health_text(health)}; stop it with `salesagents llm stop`",

@@ -73,11 +73,12 @@ def state_dir(settings: Settings) -> Path:
 
 
 def pid_file(settings: Settings) -> Path:
-    return state_dir(settings) / "server.pid"
+    """One pid file per port, so servers on different ports can share a data dir."""
+    return state_dir(settings) / f"server-{settings.llm_local_port}.pid"
 
 
 def log_file(settings: Settings) -> Path:
-    return state_dir(settings) / "server.log"
+    return state_dir(settings) / f"server-{settings.llm_local_port}.log"
 
 
 def server_command(settings: Settings, path: Path) -> list[str]:
