@@ -185,8 +185,10 @@ COMMITMENT_PATTERNS: list[tuple[str, re.Pattern[str], bool]] = [
 ]
 COMMITMENT_NAMES = {"discount": "a discount or free service", "refund": "a refund or credit",
                     "legal": "a legal promise or guarantee", "delivery_date": "a delivery or fix date"}
+# A negator followed only by words of offering ("not able to offer a refund"), so "can't wait to refund" counts.
 NEGATION = re.compile(r"\b(?:not|no|cannot|can't|can’t|won't|won’t|unable|never|don't|don’t|isn't|aren't|"
-                      r"without)\b(?:\W+\w+){0,2}\W*$")
+                      r"without)\b(?:\W+(?:able|to|be|in|a|an|any|position|offer|give|provide|issue|promise|"
+                      r"make|you|the|us|we|that|this|such))*\W*$")
 
 
 def _commitments(text: str, ctx: GuardContext) -> list[Violation]:
