@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from core.errors import Conflict, InvalidInput
 from core.repositories import pipeline as pipeline_repo
 from core.repositories import seeding as repo
-from core.seeding import engagement, success
+from core.seeding import descriptions, engagement, success
 from core.seeding.accounts import AccountPlan, account_shapes, lead_quota, plan_accounts
 from core.seeding.deals import DealBuilder
 from core.seeding.leads import CONVERTED, LeadPlan, plan_leads
@@ -181,6 +181,7 @@ def build_plan(accounts: int, seed: int, now: datetime, progress: Progress | Non
         engagement.plan_lead_activities(world, lead)
         engagement.plan_lead_tasks(world, lead)
     engagement.plan_touches(world, leads, account_plans, campaigns)
+    descriptions.add_descriptions(world, account_plans)
     return SeedPlan(world=world, leads=leads, accounts=account_plans)
 
 
