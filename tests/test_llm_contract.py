@@ -145,6 +145,18 @@ def test_retries_stop_after_max_attempts() -> None:
     assert all(retry.WAIT_MIN_S <= s <= retry.WAIT_MAX_S for s in server.sleeps)
 
 
+def test_bugs_in_our_code_are_neither_retried_nor_dressed_as_model_errors() -> None:
+    calls: list[int] = []
+
+    def buggy() -> None:
+        calls.append(1)
+        raise KeyError("usage")
+
+    with pytest.raises(KeyError):
+        retry.call(buggy, model_config("drafting", llm_settings()), sleep=lambda s: None)
+    assert calls == [1]
+
+
 def test_retry_after_header_is_honoured_but_capped() -> None:
     server = ScriptedServer(status(429, {"retry-after": "7"}), status(429, {"retry-after": "900"}), text("ok"))
     model, cfg = chat(server)

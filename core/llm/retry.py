@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 import openai
+from langchain_core.exceptions import ModelError
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable
@@ -30,6 +31,8 @@ WAIT_MIN_S = 0.5
 WAIT_MULTIPLIER_S = 1.0
 WAIT_MAX_S = 30.0
 RETRYABLE_STATUS = frozenset({408, 429})
+# Failures of the model service; anything else (a bug in our code) propagates untouched and is never retried.
+MODEL_ERRORS = (openai.OpenAIError, ModelError, httpx.HTTPError)
 
 
 class ModelCallError(CrmError):
@@ -103,7 +106,7 @@ def call(fn: Callable[[], T], cfg: ModelConfig, *, sleep: Callable[[float], Any]
 
     try:
         value = retrying(attempt)
-    except Exception as exc:
+    except MODEL_ERRORS as exc:
         raise ModelCallError(cfg, attempts, exc) from exc
     return Called(value, attempts, int((time.perf_counter() - started) * 1000))
 
