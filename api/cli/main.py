@@ -21,7 +21,11 @@ def _register() -> None:
     """Sub-apps are attached here, not at import, so `--help` stays fast and imports stay side-effect free."""
     from api.cli import db as db_cli
     from api.cli import demo as demo_cli
+    from api.cli import embed as embed_cli
     from api.cli import importing as import_cli
+    from api.cli import llm as llm_cli
+    from api.cli import llm_usage
+    from api.cli import prompts as prompts_cli
     from api.cli import seed as seed_cli
 
     app.add_typer(db_cli.app, name="db")
@@ -29,6 +33,10 @@ def _register() -> None:
     app.command("seed")(seed_cli.seed)
     app.command("summary")(seed_cli.summary)
     app.command("demo")(demo_cli.demo)
+    llm_cli.app.command("usage")(llm_usage.usage)
+    app.add_typer(llm_cli.app, name="llm")
+    app.add_typer(prompts_cli.app, name="prompts")
+    app.command("embed")(embed_cli.embed)
 
 
 def run() -> None:
