@@ -15,7 +15,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 class Settings(BaseSettings):
     """Service configuration; environment variables win over a `.env` file in the working directory."""
 
-    model_config = SettingsConfigDict(env_prefix="SALESAGENTS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SALESAGENTS_", env_file=".env", extra="ignore", populate_by_name=True)
 
     database_url: str | None = Field(
         default=None,
