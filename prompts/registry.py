@@ -89,6 +89,12 @@ class Prompt:
     def body(self) -> str:
         return _split(self.template)[1]
 
+    @property
+    def instructions(self) -> tuple[str, ...]:
+        """The fixed wording of the system and user blocks: put it in GuardContext.instructions so a reply that
+        merely repeats its instructions is rejected."""
+        return _instruction_fragments(self.body)
+
     def messages(self, **inputs: Any) -> list[BaseMessage]:
         """System and user messages (single turn: small local servers reject longer histories)."""
         return [SystemMessage(self.render_block("system", inputs)), HumanMessage(self.render_block("user", inputs))]
@@ -112,6 +118,19 @@ class Prompt:
         except (UndefinedError, TypeError, ValueError, SecurityError) as exc:
             raise InvalidInput("inputs", f"prompt {self.ref}, block {block}: {exc}") from None
         return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+_BLOCK_SOURCE = re.compile(r"\{%-?\s*block\s+(system|user)\s*-?%\}(.*?)\{%-?\s*endblock", re.S)
+_JINJA_SYNTAX = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+
+
+@lru_cache(maxsize=256)
+def _instruction_fragments(body: str) -> tuple[str, ...]:
+    fragments: list[str] = []
+    for _, source in _BLOCK_SOURCE.findall(body):
+        for piece in _JINJA_SYNTAX.split(source):
+            fragments += [line.strip(" -*:") for line in piece.splitlines() if len(line.split()) >= 5]
+    return tuple(dict.fromkeys(fragments))
 
 
 def _split(text: str) -> tuple[dict[str, Any], str]:

@@ -240,15 +240,15 @@ def test_cli_round_trip(scratch_db: object, tmp_path: Path) -> None:
     with session_scope() as session:
         text = registry.load_prompt(session, "lead_scorer.explain").template
     edited = tmp_path / "explain.md.j2"
-    edited.write_text(text.replace("1 or 2 short sentences", "One short sentence"))
+    edited.write_text(text.replace("In one or two sentences", "In one short sentence"))
     assert "lead_scorer.explain@2 (staging)" in ok("new-version", "lead_scorer.explain", str(edited),
                                                   "--note", "shorter")
-    assert "+- One short sentence" in ok("diff", "lead_scorer.explain", "1", "2")
+    assert "+In one short sentence" in ok("diff", "lead_scorer.explain", "1", "2")
     inputs = tmp_path / "inputs.json"
     inputs.write_text(json.dumps({"lead_name": "Jo", "company": "Initrode", "score": 82, "band": "hot",
                                   "factors": ["Visited pricing 4 times (+18)"], "notes": "call me"}))
     preview = ok("preview", "lead_scorer.explain", "--version", "2", "--inputs", str(inputs))
-    assert "One short sentence" in preview and "Jo (Initrode) scores 82 out of 100" in preview
+    assert "In one short sentence" in preview and "Jo (Initrode) scores 82 out of 100" in preview
     assert "is production" in ok("promote", "lead_scorer.explain", "2")
     assert "lead_scorer.explain@1 is production" in ok("rollback", "lead_scorer.explain")
 

@@ -13,8 +13,9 @@ Rules (each `Violation.rule`):
 - `language`: detected with py3langid (naive Bayes over byte n-grams, model bundled in the wheel, offline),
   restricted to `LANGUAGES`. Texts under `MIN_LANGUAGE_LETTERS` letters are not judged. The whole text must not
   be confidently another language, nor may any long sentence (a switch of language part way).
-- `injection`: echoes of injected or system-prompt text (role markers, chat-template tokens, our data fences,
-  "ignore previous instructions", "developer mode", ...).
+- `injection`: echoes of injected or prompt text: role markers, chat-template tokens, our data fences,
+  "ignore previous instructions", "developer mode", ...; and any 6-word run (whole line if 5-6 words) of
+  `instructions`, the prompt's fixed wording (small models often answer by repeating their instructions).
 - `placeholder`: unfilled slots such as "[Your Name]" or "{{ name }}".
 """
 
@@ -61,6 +62,7 @@ class GuardContext:
     other_customer_names: list[str] = field(default_factory=list)
     internal_snippets: list[str] = field(default_factory=list)
     allowed_contacts: frozenset[str] = frozenset()  # emails, phone numbers and web domains the text may show
+    instructions: tuple[str, ...] = ()  # the prompt's own wording (Prompt.instructions): never to be echoed
 
     def __post_init__(self) -> None:
         if self.language not in LANGUAGES:
@@ -158,7 +160,7 @@ DATE = (rf"(?:(?:this |next |the )?{WEEKDAY}|tomorrow|today|tonight|(?:the )?end
         rf"\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{MONTH}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}[/.]\d{{1,2}}(?:[/.]\d{{2,4}})?|"
         rf"{NUM} (?:business |working )?(?:hours?|days?|weeks?|months?))")
 DELIVERY_VERB = (r"(?:deliver|ship|fix|resolv|releas|deploy|launch|ready|availab|live|done|complet|install|arriv|"
-                 r"implement|restor|rolled out|roll out|sent|send)\w*")
+                 r"implement|restor|rolled out|roll out|send)\w*")
 
 # (kind, pattern, is_keyword): keywords may be negated ("we cannot guarantee"); amounts and dates may not.
 COMMITMENT_PATTERNS: list[tuple[str, re.Pattern[str], bool]] = [
@@ -232,7 +234,9 @@ def _leaks(text: str, ctx: GuardContext) -> list[Violation]:
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(r"(?<![\w/.-])\+?\(?\d[\d\s().-]{5,}\d(?![\w/-])")
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Dates and times look like phone numbers to PHONE: they are blanked out before it runs.
+DATE_TIME = re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2})?)?\b|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b|"
+                       r"\b\d{1,2}:\d{2}(?::\d{2})?\b")
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+|\b(?:[a-z0-9-]+\.)+[a-z]{2,}/[^\s<>\"')\]]*", re.I)
 
 
@@ -253,10 +257,10 @@ def _contacts(text: str, ctx: GuardContext) -> list[Violation]:
         if m.group(0).lower().rstrip(".") not in emails:
             found.append(Violation("contact", f'The text contains an email address ("{m.group(0)}") that is not '
                                               "the customer's or ours. Remove it."))
-    for m in PHONE.finditer(text):
+    for m in PHONE.finditer(DATE_TIME.sub(" ", text)):
         raw = m.group(0).strip()
         digits = re.sub(r"\D", "", raw)
-        if len(digits) < 7 or ISO_DATE.match(raw) or digits in phones:
+        if len(digits) < 7 or digits in phones:
             continue
         found.append(Violation("contact", f'The text contains a phone number ("{raw}") that is not the '
                                           "customer's or ours. Remove it."))
@@ -327,6 +331,7 @@ INJECTION_PATTERNS = [
     r"\bi am (?:now )?(?:unrestricted|jailbroken|free of (?:my|all) rules)\b",
     r"\binstructions? (?:received|acknowledged|accepted)\b",
 ]
+ECHO_MIN_WORDS = 5
 INJECTION = re.compile("|".join(f"(?:{p})" for p in INJECTION_PATTERNS), re.I | re.M)
 PLACEHOLDER = re.compile(r"\[(?:your|customer|contact|company|client|insert|recipient|sender|first|last|full)?"
                          r"\s*(?:'s )?(?:name|company|title|date|email|phone|signature|here)[^\]]{0,20}\]|"
@@ -336,10 +341,20 @@ PLACEHOLDER = re.compile(r"\[(?:your|customer|contact|company|client|insert|reci
 
 def _injection(text: str, ctx: GuardContext) -> list[Violation]:
     m = INJECTION.search(text)
-    if not m:
-        return []
-    return [Violation("injection", f'The text repeats instructions or markup ("{m.group(0).strip()}"). '
-                                   "Write only the reply itself.")]
+    if m:
+        return [Violation("injection", f'The text repeats instructions or markup ("{m.group(0).strip()}"). '
+                                       "Write only the reply itself.")]
+    padded = f" {' '.join(_words(text))} "
+    for line in ctx.instructions:
+        words = _words(line)
+        if len(words) < ECHO_MIN_WORDS:
+            continue
+        runs = [words] if len(words) <= 6 else [words[i:i + 6] for i in range(len(words) - 5)]
+        hit = next((r for r in runs if f" {' '.join(r)} " in padded), None)
+        if hit:
+            return [Violation("injection", f'The text repeats the instructions ("{" ".join(hit)}"). '
+                                           "Write only the reply itself.")]
+    return []
 
 
 def _placeholders(text: str, ctx: GuardContext) -> list[Violation]:
