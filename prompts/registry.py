@@ -87,7 +87,7 @@ class Prompt:
 
     @property
     def body(self) -> str:
-        return _split(self.template)[1]
+        return _body(self.template)
 
     @property
     def instructions(self) -> tuple[str, ...]:
@@ -144,6 +144,11 @@ def _split(text: str) -> tuple[dict[str, Any], str]:
     if not isinstance(meta_data, dict):
         raise InvalidInput("front matter", "expected YAML fields (id, version, description, purpose, inputs)")
     return meta_data, text[m.end():]
+
+
+@lru_cache(maxsize=256)
+def _body(text: str) -> str:
+    return _split(text)[1]
 
 
 def parse(text: str, source: str = "prompt") -> Prompt:
@@ -336,6 +341,10 @@ def create_version(session: Session, prompt_id: str, template_text: str, actor: 
     same = repo.version_by_hash(session, prompt_id, content_hash(text))
     if same is not None:
         raise Conflict(f"prompt {prompt_id}: this text is identical to version {same.version}")
+    previous = load_version(session, prompt_id, latest)
+    if previous.fallback_template is not None and prompt.fallback_template is None:
+        raise InvalidInput("block fallback", f"version {latest} has a fallback template; keep one "
+                                             "({% block fallback %}...{% endblock %})")
     row = _insert(session, prompt, source="admin", actor=actor, note=note)
     _move_label(session, prompt_id, "staging", row, actor, "stage")
     session.flush()

@@ -214,6 +214,9 @@ def test_create_version_refusals(session: Session, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as exc:
         registry.create_version(session, "demo.greet", text.replace("{{ name | plain }}", "{{ nom }}"), "ada", None)
     assert exc.value.field.endswith("nom")
+    with pytest.raises(InvalidInput) as exc:
+        registry.create_version(session, "demo.greet", text.split("{% block fallback %}")[0], "ada", None)
+    assert exc.value.field == "block fallback"
     assert versions(session, "demo.greet") == [1]
     with pytest.raises(NotFound):
         registry.preview(session, "demo.greet", 7, {})
@@ -233,12 +236,9 @@ def test_cli_round_trip(scratch_db: object, tmp_path: Path) -> None:
     assert "unchanged" in ok("sync")
     assert "nps_followup.draft" in ok("list")
     shown = ok("show", "deal_coach.next_step")
-    assert "deal_coach.next_step@1" in shown and "block fallback" in shown
+    assert "id: deal_coach.next_step\nversion: 1\n" in shown and "{% block fallback %}" in shown
 
-    from core.db.engine import session_scope
-
-    with session_scope() as session:
-        text = registry.load_prompt(session, "lead_scorer.explain").template
+    text = runner.invoke(prompts_app, ["show", "lead_scorer.explain"]).stdout  # show > FILE, edit, new-version
     edited = tmp_path / "explain.md.j2"
     edited.write_text(text.replace("In one or two sentences", "In one short sentence"))
     assert "lead_scorer.explain@2 (staging)" in ok("new-version", "lead_scorer.explain", str(edited),

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.syntax import Syntax
 from rich.table import Table
 
 from core.errors import InvalidInput
@@ -56,12 +55,11 @@ def list_prompts() -> None:
         rows = summaries(session)
     table = Table(title="prompts")
     table.add_column("prompt", no_wrap=True)
-    for col in ("latest", "production", "staging", "purpose"):
-        table.add_column(col)
-    table.add_column("description", overflow="fold")
+    for col in ("prod", "staging", "latest"):
+        table.add_column(col, justify="right")
+    table.add_column("description", overflow="fold", min_width=20)
     for r in rows:
-        table.add_row(r.prompt_id, str(r.latest), str(r.production or "-"), str(r.staging or "-"), r.purpose,
-                      r.description)
+        table.add_row(r.prompt_id, str(r.production or "-"), str(r.staging or "-"), str(r.latest), r.description)
     _console().print(table)
     if not rows:
         _console().print("no prompts yet: run `salesagents prompts sync`")
@@ -72,14 +70,17 @@ def show(prompt_id: IdArg, version: Annotated[int | None, typer.Option(
              "--version", "-v", help="Version to show (default: production).")] = None,
          label: Annotated[str, typer.Option("--label", help="Label to show when no version is given.")]
          = "production") -> None:
-    """Print one version's full text (front matter, system, user and fallback blocks)."""
+    """Print one version's full text, unchanged, so `show ID > FILE`, an edit and `new-version ID FILE` round-trip;
+    the version line goes to stderr."""
+    from api.cli.main import err_console
     from core.db.engine import session_scope
     from prompts.registry import load_prompt, load_version
 
     with session_scope() as session:
-        prompt = load_version(session, prompt_id, version) if version else load_prompt(session, prompt_id, label)
-    _console().print(f"[bold]{prompt.ref}[/bold] purpose={prompt.purpose} inputs={', '.join(prompt.inputs)}")
-    _console().print(Syntax(prompt.template, "jinja", word_wrap=True))
+        prompt = (load_version(session, prompt_id, version) if version is not None
+                  else load_prompt(session, prompt_id, label))
+    err_console.print(f"{prompt.ref} purpose={prompt.purpose} inputs={', '.join(prompt.inputs)}", soft_wrap=True)
+    typer.echo(prompt.template, nl=not prompt.template.endswith("\n"))
 
 
 @app.command("new-version")
@@ -96,7 +97,7 @@ def new_version(prompt_id: IdArg,
         row = create_version(session, prompt_id, text, actor, note)
         ref = f"{row.prompt_id}@{row.version}"
     _console().print(f"created {ref} (staging); promote it with `salesagents prompts promote {prompt_id} "
-                     f"{ref.split('@')[1]}`")
+                     f"{ref.split('@')[1]}`", soft_wrap=True)
 
 
 @app.command()
@@ -134,7 +135,7 @@ def diff(prompt_id: IdArg, v1: Annotated[int, typer.Argument(help="Old version."
 
     with session_scope() as session:
         text = diff_versions(session, prompt_id, v1, v2)
-    _console().print(Syntax(text, "diff", word_wrap=True) if text else "(no differences)")
+    typer.echo(text if text else "(no differences)", nl=not text)
 
 
 @app.command()
