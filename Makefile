@@ -21,7 +21,7 @@ test: install lint
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy core api benchmarks
+	$(BIN)/mypy core api benchmarks prompts
 
 bench: install
 	$(BIN)/python -m benchmarks.run

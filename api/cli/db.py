@@ -36,6 +36,17 @@ def migrate() -> None:
     upgrade(url)
     current, _head = migration_status(url)
     console.print(f"migrated to revision [bold]{current}[/bold]")
+    changed = sync_prompt_files()
+    console.print(f"prompts synced ({changed} new version(s))")
+
+
+def sync_prompt_files() -> int:
+    """Prompt files are part of the code: every migrate records new versions, so runs can name what they used."""
+    from core.db.engine import session_scope
+    from prompts.registry import sync_prompts
+
+    with session_scope() as session:
+        return sum(1 for item in sync_prompts(session) if item.action != "unchanged")
 
 
 @app.command()

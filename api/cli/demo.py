@@ -21,7 +21,9 @@ def demo(accounts: int = typer.Option(200, help="Accounts to seed on first run."
     ensure_database(url)
     console.print(f"[bold]1.[/bold] database up: {'DATABASE_URL' if settings.database_url else settings.pgdata}")
     upgrade(url)
-    console.print("[bold]2.[/bold] schema migrated")
+    from api.cli.db import sync_prompt_files
+
+    console.print(f"[bold]2.[/bold] schema migrated, prompts synced ({sync_prompt_files()} new version(s))")
     with session_scope() as session:
         already = seeding_repo.account_count(session)
     if already:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +99,8 @@ def generate_text(session: Session, *, agent: str, prompt: Prompt, inputs: dict[
     if prompt.fallback_template is None:
         raise InvalidInput("prompt", f"{prompt.ref} has no fallback template; guarded generation needs one")
     now = now or datetime.now(UTC)
+    # A small model often answers by repeating its instructions: the prompt's own wording is never a reply.
+    guard = replace(guard, instructions=tuple(dict.fromkeys((*guard.instructions, *prompt.instructions))))
     cfg = model_config(prompt.purpose, settings)
     messages = prompt.messages(**inputs)
     tally = _Tally()
