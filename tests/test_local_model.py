@@ -135,3 +135,16 @@ def test_generated_draft_passes_the_guards_or_is_the_template(local_llm: ModelCo
     [row] = session.scalars(select(LlmCall).where(LlmCall.id == result.call_id)).all()
     assert (row.outcome, row.model, row.prompt_ref) == (result.outcome, "smollm2@local", "nps_followup.draft@1")
     assert row.attempts == (1 if result.outcome == "ok" else 2) and row.output_tokens > 0
+
+
+def test_demo_starts_the_local_model_or_names_the_configured_one(local_llm: ModelConfig,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from api.cli.demo import start_chat_model
+
+    start_chat_model(get_settings())
+    shown = capsys.readouterr().out
+    assert "starting the local chat model (smollm2" in shown
+    assert f"local model pid {local_server.serve()}: healthy" in shown
+    remote = get_settings().model_copy(update={"llm_base_url": "https://llm.example/v1", "llm_model": "gpt-4o-mini"})
+    start_chat_model(remote)
+    assert "chat model: gpt-4o-mini at https://llm.example/v1 (configured)" in capsys.readouterr().out
