@@ -13,12 +13,14 @@ Run: `.venv/bin/python -m benchmarks.bench_embeddings [--accounts 200] [--vector
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import torch
 from pgvector.psycopg import register_vector
 from rich.console import Console
 from rich.table import Table
@@ -53,16 +55,24 @@ def bench_local(texts: list[str]) -> Table:
     started = time.perf_counter()
     load_local_model()
     load_s = time.perf_counter() - started
-    table = Table(title=f"Local all-MiniLM-L6-v2 on CPU ({len(texts):,} CRM texts; model load {load_s:.1f} s, once)")
-    for col in ("encode batch", "seconds", "texts/s", "ms/text"):
+    default_threads = torch.get_num_threads()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    table = Table(title=f"Local all-MiniLM-L6-v2 on CPU ({len(texts):,} CRM texts; model load {load_s:.1f} s, once; "
+                        f"{os.cpu_count()} cores, load average {load})")
+    for col in ("torch threads", "encode batch", "seconds", "texts/s", "ms/text"):
         table.add_column(col, justify="right")
     LocalEmbedder().embed(texts[:64])  # warm-up
-    for batch in BATCH_SIZES:
-        sample = texts[:256] if batch == 1 else texts
+    runs = [(default_threads, batch) for batch in BATCH_SIZES]
+    runs += [(n, 32) for n in sorted({1, os.cpu_count() or 1}) if n != default_threads]
+    for threads, batch in runs:
+        torch.set_num_threads(threads)
+        sample = texts[:128] if batch == 1 else texts
         started = time.perf_counter()
         LocalEmbedder(encode_batch=batch).embed(sample)
         secs = time.perf_counter() - started
-        table.add_row(str(batch), f"{secs:.2f}", f"{len(sample) / secs:,.0f}", f"{1000 * secs / len(sample):.2f}")
+        table.add_row(str(threads), str(batch), f"{secs:.2f}", f"{len(sample) / secs:,.0f}",
+                      f"{1000 * secs / len(sample):.2f}")
+    torch.set_num_threads(default_threads)
     return table
 
 
@@ -186,7 +196,7 @@ def bench_search(n_vectors: int, n_queries: int, k: int) -> list[Table]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--texts", type=int, default=1024, help="texts for the throughput test")
+    parser.add_argument("--texts", type=int, default=512, help="texts for the throughput test")
     parser.add_argument("--accounts", type=int, default=200, help="seeded CRM size for the job test")
     parser.add_argument("--batch-size", type=int, default=64, help="job batch size")
     parser.add_argument("--vectors", type=int, default=100_000, help="stored vectors for the search test")
