@@ -33,6 +33,10 @@ def demo(accounts: int = typer.Option(200, help="Accounts to seed on first run."
         run_seed(accounts=accounts, seed=seed)
     print_summary()
     start_chat_model(settings)
+    from api.cli.embed import run_embed
+
+    console.print("[bold]5.[/bold] embedding searchable texts (incremental: only new or changed ones)")
+    run_embed()
 
 
 def start_chat_model(settings: Settings) -> None:
