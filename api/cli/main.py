@@ -43,7 +43,9 @@ def run() -> None:
     """Console-script entry: expected errors print one clear line and exit 2, never a stack trace."""
     _register()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except CrmError as exc:
         err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         sys.exit(2)
