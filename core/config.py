@@ -63,6 +63,30 @@ class Settings(BaseSettings):
     embedding_model: str = Field(default="text-embedding-3-small",
                                  description="Remote embedding model (asked for 384 dimensions).")
 
+    # Agent runtime: Celery on Redis, schedules, approvals, mail.
+    broker_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker (Redis).")
+    task_expires_s: int = Field(default=3600, description="Every task message expires after this many seconds.")
+    run_stuck_after_s: int = Field(default=900, description="The sweeper fails runs queued/running longer than this.")
+    event_debounce_s: int = Field(
+        default=60, description="Events on one subject within this window cause one run (e.g. ten activities).")
+    dispatch_interval_s: float = Field(default=2.0, description="How often the outbox dispatcher polls.")
+    agent_schedules: dict[str, str] = Field(
+        default_factory=lambda: {
+            "deal_coach": "0 7 * * *", "quote_followup": "30 7 * * *", "health_monitor": "0 6 * * 1",
+            "upsell_detector": "30 6 * * 1", "expansion_detector": "0 6 1 * *", "lead_model_retrain": "0 2 * * *",
+            "approval_sla": "*/5 * * * *", "sweep_stuck_runs": "* * * * *",
+        },
+        description='Cron expressions (UTC) per scheduled job, JSON; e.g. {"deal_coach": "0 8 * * 1-5"}.')
+    approval_escalate_after_min: int = Field(default=240, description="Unreviewed drafts escalate to the manager.")
+    approval_expire_after_min: int = Field(default=4320, description="Unreviewed drafts expire (never sent).")
+    mail_transport: str = Field(default="local", description="`local` keeps mail in the mail_messages table; `smtp` sends.")
+    smtp_host: str | None = Field(default=None, description="SMTP server (with mail_transport=smtp).")
+    smtp_port: int = Field(default=587, description="SMTP port.")
+    smtp_user: str | None = Field(default=None, description="SMTP user name.")
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection with STARTTLS.")
+    mail_from: str = Field(default="success@salesagents.example", description="Sender address of outgoing mail.")
+
     @property
     def pgdata(self) -> Path:
         return self.data_dir / "pgdata"

@@ -1,6 +1,7 @@
 """All ORM models, imported here so Alembic and the session see the complete metadata."""
 
 from core.models.accounts import Account, Contact, ContactEmail, ContactPhone
+from core.models.agents import AgentRun, AgentScore, Approval, Draft, MailMessage, ReviewFeedback, Suggestion
 from core.models.base import Base
 from core.models.catalog import PriceBook, PriceBookEntry, Product
 from core.models.engagement import Activity, Task
@@ -15,6 +16,7 @@ from core.models.success import Contract, NpsResponse, NpsSurvey, Ticket, UsageS
 from core.models.system import AuditLog, CustomFieldDefinition, OutboxEvent, Segment
 
 __all__ = [
+    "AgentRun", "AgentScore", "Approval", "Draft", "MailMessage", "ReviewFeedback", "Suggestion",
     "Account", "Activity", "AuditLog", "Base", "Campaign", "CampaignTouch", "Contact", "ContactEmail",
     "ContactPhone", "Contract", "CustomFieldDefinition", "Deal", "DealStageHistory", "Invoice", "Lead",
     "LeadScoreHistory", "LlmCall", "NpsResponse", "NpsSurvey", "OutboxEvent", "Payment", "Pipeline",

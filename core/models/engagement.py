@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, func
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, IdMixin, TimestampMixin, str_enum
@@ -54,7 +54,7 @@ class Task(IdMixin, TimestampMixin, Base):
     source: Mapped[TaskSource] = mapped_column(str_enum(TaskSource, "task_source"), default=TaskSource.person,
                                                server_default="person")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    agent_run_id: Mapped[int | None] = mapped_column(BigInteger)
+    agent_run_id: Mapped[int | None] = mapped_column(ForeignKey("agent_runs.id", ondelete="SET NULL"), index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
