@@ -79,7 +79,7 @@ class Settings(BaseSettings):
         description='Cron expressions (UTC) per scheduled job, JSON; e.g. {"deal_coach": "0 8 * * 1-5"}.')
     approval_escalate_after_min: int = Field(default=240, description="Unreviewed drafts escalate to the manager.")
     approval_expire_after_min: int = Field(default=4320, description="Unreviewed drafts expire (never sent).")
-    mail_transport: str = Field(default="local", description="`local` keeps mail in the mail_messages table; `smtp` sends.")
+    mail_transport: str = Field(default="local", description="`local`: mail stays in mail_messages; `smtp`: sent.")
     smtp_host: str | None = Field(default=None, description="SMTP server (with mail_transport=smtp).")
     smtp_port: int = Field(default=587, description="SMTP port.")
     smtp_user: str | None = Field(default=None, description="SMTP user name.")
