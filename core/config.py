@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     event_debounce_s: int = Field(
         default=60, description="Events on one subject within this window cause one run (e.g. ten activities).")
     dispatch_interval_s: float = Field(default=2.0, description="How often the outbox dispatcher polls.")
+    broker_visibility_timeout_s: int = Field(
+        default=600, description="A message whose worker died is redelivered after this long; keep it above the "
+                                 "longest run and below run_stuck_after_s.")
     agent_schedules: dict[str, str] = Field(
         default_factory=lambda: {
             "deal_coach": "0 7 * * *", "quote_followup": "30 7 * * *", "health_monitor": "0 6 * * 1",
@@ -77,6 +80,9 @@ class Settings(BaseSettings):
             "approval_sla": "*/5 * * * *", "sweep_stuck_runs": "* * * * *",
         },
         description='Cron expressions (UTC) per scheduled job, JSON; e.g. {"deal_coach": "0 8 * * 1-5"}.')
+    agent_modules: list[str] = Field(
+        default_factory=list,
+        description='Modules whose `agent_specs()` register agents, JSON; e.g. ["agents.lead_scorer"].')
     approval_escalate_after_min: int = Field(default=240, description="Unreviewed drafts escalate to the manager.")
     approval_expire_after_min: int = Field(default=4320, description="Unreviewed drafts expire (never sent).")
     mail_transport: str = Field(default="local", description="`local`: mail stays in mail_messages; `smtp`: sent.")

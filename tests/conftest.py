@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 
+from agents.runtime.checkpoint import setup_checkpointer
 from core.config import get_settings
 from core.db.engine import ensure_database, make_engine, resolve_url
 from core.db.migrate import upgrade
@@ -32,6 +33,7 @@ def db_url() -> URL:
     url = resolve_url(settings, database=f"{settings.database_name}_test")
     ensure_database(url)
     upgrade(url)
+    setup_checkpointer(url)
     return url
 
 
@@ -64,6 +66,7 @@ def scratch_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[URL]:
     url = resolve_url(settings, database=name)
     ensure_database(url)
     upgrade(url)
+    setup_checkpointer(url)
     monkeypatch.setenv("SALESAGENTS_DATABASE_NAME", name)
     if settings.database_url:
         monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))

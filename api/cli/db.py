@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from agents.runtime.checkpoint import setup_checkpointer
 from core.config import get_settings
 from core.db import embedded
 from core.db.engine import ensure_database, resolve_url
@@ -34,6 +35,7 @@ def migrate() -> None:
     url = resolve_url(get_settings())
     ensure_database(url)
     upgrade(url)
+    setup_checkpointer(url)
     current, _head = migration_status(url)
     console.print(f"migrated to revision [bold]{current}[/bold]")
     changed = sync_prompt_files()

@@ -1,0 +1,1 @@
+"""Agent runtime: runs, the registry of agents, Postgres checkpoints and the executor that ties them together."""
