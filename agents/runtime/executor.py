@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.types import Command
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -110,21 +111,20 @@ class _Runner:
         written = {kind: len(rows) for kind, rows in outputs_of_run(session, run_id).items()}
         return totals | {"summary": {"outputs": written}}
 
-    def drive(self, spec: registry.AgentSpec, ctx: RunContext, graph_input: Any) -> list[Any]:
+    def drive(self, saver: PostgresSaver, spec: registry.AgentSpec, ctx: RunContext, graph_input: Any) -> list[Any]:
         """Stream the graph step by step (a heartbeat after each); the pending interrupts when it pauses."""
         config: Any = {"configurable": {"thread_id": str(ctx.run_id)}, "recursion_limit": RECURSION_LIMIT}
-        with open_checkpointer(self.engine.url) as saver:
-            graph = spec.build_graph(saver)
-            if graph_input is _CONTINUE:
-                state = graph.get_state(config)
-                if state.interrupts or not state.next:
-                    return _pending(state.interrupts)  # paused, or finished before its status was saved
-                graph_input = None
-            for _ in graph.stream(graph_input, config, context=ctx, durability="sync", stream_mode="updates"):
-                with self.tx() as session:
-                    if not runs.heartbeat(session, ctx.run_id, self.now()):
-                        raise RunAbandoned(f"run {ctx.run_id} is no longer running")
-            return _pending(graph.get_state(config).interrupts)
+        graph = spec.build_graph(saver)
+        if graph_input is _CONTINUE:
+            state = graph.get_state(config)
+            if state.interrupts or not state.next:
+                return _pending(state.interrupts)  # paused, or finished before its status was saved
+            graph_input = None
+        for _ in graph.stream(graph_input, config, context=ctx, durability="sync", stream_mode="updates"):
+            with self.tx() as session:
+                if not runs.heartbeat(session, ctx.run_id, self.now()):
+                    raise RunAbandoned(f"run {ctx.run_id} is no longer running")
+        return _pending(graph.get_state(config).interrupts)
 
     def settle(self, run: AgentRun, drive: Callable[[], list[Any]]) -> RunOutcome:
         """Drive the graph and record succeeded, waiting_review or failed with the run's model totals."""
@@ -134,7 +134,7 @@ class _Runner:
             with self.tx() as session:
                 current = runs.get_run(session, run.id)
                 return self.outcome(run.id, run.agent, current.status, error=current.error or str(exc))
-        except Exception as exc:  # noqa: BLE001 — any failure of the agent becomes the run's error
+        except Exception as exc:  # any failure of the agent becomes the run's error
             message = error_message(exc)
             with self.tx() as session:
                 totals = self.totals(session, run.id)
@@ -167,32 +167,33 @@ def execute_run(run_id: int, *, now: datetime | None = None, task_id: str | None
         if run is None:
             current = runs.get_run(session, run_id)
             return runner.outcome(run_id, current.agent, current.status, claimed=False)
-    try:
-        spec = registry.get(run.agent)
-        if run.input_hash is not None and _has_checkpoint(runner, spec, run.id):
-            return runner.settle(run, lambda: runner.drive(spec, runner.context(run, run.input_hash or ""),
-                                                           _CONTINUE))
-        with runner.tx() as session:
-            inputs = jsonable(spec.gather(session, run.subject_id, runner.now()))
-            if not isinstance(inputs, dict):
-                raise InvalidInput("gather", f"{spec.name} must gather a dict, got {type(inputs).__name__}")
-            hash_ = input_hash(inputs)
-            runs_repo.set_input_hash(session, run.id, hash_)
-            previous = runs_repo.latest_comparable(session, run)
-            if previous is not None and previous.input_hash == hash_:
-                runs.skip_run(session, run.id, runner.now(), f"inputs unchanged since run {previous.id}")
-                return runner.outcome(run.id, run.agent, "skipped")
-    except Exception as exc:  # noqa: BLE001 — an unknown agent or a failed gather fails the run, not the worker
-        message = error_message(exc)
-        with runner.tx() as session:
-            runs.fail_run(session, run.id, runner.now(), message)
-        return runner.outcome(run.id, run.agent, "failed", error=message)
-    return runner.settle(run, lambda: runner.drive(spec, runner.context(run, hash_), {"inputs": inputs}))
-
-
-def _has_checkpoint(runner: _Runner, spec: registry.AgentSpec, run_id: int) -> bool:
     with open_checkpointer(runner.engine.url) as saver:
-        return saver.get_tuple({"configurable": {"thread_id": str(run_id), "checkpoint_ns": ""}}) is not None
+        try:
+            spec = registry.get(run.agent)
+            if run.input_hash is not None and _has_checkpoint(saver, run.id):
+                ctx = runner.context(run, run.input_hash)
+                return runner.settle(run, lambda: runner.drive(saver, spec, ctx, _CONTINUE))
+            with runner.tx() as session:
+                inputs = jsonable(spec.gather(session, run.subject_id, runner.now()))
+                if not isinstance(inputs, dict):
+                    raise InvalidInput("gather", f"{spec.name} must gather a dict, got {type(inputs).__name__}")
+                hash_ = input_hash(inputs)
+                runs_repo.set_input_hash(session, run.id, hash_)
+                previous = runs_repo.latest_comparable(session, run)
+                if previous is not None and previous.input_hash == hash_:
+                    runs.skip_run(session, run.id, runner.now(), f"inputs unchanged since run {previous.id}")
+                    return runner.outcome(run.id, run.agent, "skipped")
+        except Exception as exc:  # an unknown agent or a failed gather fails the run, not the worker
+            message = error_message(exc)
+            with runner.tx() as session:
+                runs.fail_run(session, run.id, runner.now(), message)
+            return runner.outcome(run.id, run.agent, "failed", error=message)
+        ctx = runner.context(run, hash_)
+        return runner.settle(run, lambda: runner.drive(saver, spec, ctx, {"inputs": inputs}))
+
+
+def _has_checkpoint(saver: PostgresSaver, run_id: int) -> bool:
+    return saver.get_tuple({"configurable": {"thread_id": str(run_id), "checkpoint_ns": ""}}) is not None
 
 
 def resume_run(run_id: int, resume_value: Any, *, interrupt_id: str | None = None, now: datetime | None = None,
@@ -212,4 +213,6 @@ def resume_run(run_id: int, resume_value: Any, *, interrupt_id: str | None = Non
             runs.fail_run(session, run.id, runner.now(), str(exc))
         return runner.outcome(run.id, run.agent, "failed", error=str(exc))
     command = Command(resume={interrupt_id: resume_value} if interrupt_id else resume_value)
-    return runner.settle(run, lambda: runner.drive(spec, runner.context(run, run.input_hash or ""), command))
+    ctx = runner.context(run, run.input_hash or "")
+    with open_checkpointer(runner.engine.url) as saver:
+        return runner.settle(run, lambda: runner.drive(saver, spec, ctx, command))
