@@ -61,7 +61,7 @@ def test_an_obeying_model_never_gets_its_text_through(session: Session, prompt: 
     assert "Your previous answer was rejected" in server.user_text(1)
 
     [row] = session.scalars(select(LlmCall).where(LlmCall.agent == "injection_suite")).all()
-    assert (row.outcome, row.attempts, row.prompt_ref) == ("fallback", 2, "nps_followup.draft@1")
+    assert (row.outcome, row.attempts, row.prompt_ref) == ("fallback", 2, "nps_followup.draft@2")
     assert obeyed_part(case) not in (row.error or "")
 
 

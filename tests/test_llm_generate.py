@@ -48,11 +48,11 @@ def test_ok_returns_the_model_text_and_writes_one_ledger_row(session: Session, p
     result = run(session, prompt, server, llm_prices={"test-model": [1.0, 4.0]})
     assert (result.text, result.fallback, result.outcome, result.violations) == (GOOD, False, "ok", [])
     assert (result.prompt_ref, result.model, result.attempts, result.note) == (
-        "nps_followup.draft@1", "test-model", 1, None)
+        "nps_followup.draft@2", "test-model", 1, None)
     [row] = rows(session)
     assert row.id == result.call_id
     assert (row.outcome, row.prompt_ref, row.purpose, row.model, row.run_id) == (
-        "ok", "nps_followup.draft@1", "drafting", "test-model", 1)
+        "ok", "nps_followup.draft@2", "drafting", "test-model", 1)
     assert (row.input_tokens, row.output_tokens, row.attempts, row.created_at) == (420, 80, 1, NOW)
     assert str(row.cost_usd) == "0.000740"
     body = server.requests[0]
@@ -164,7 +164,7 @@ def test_repair_turn_is_skipped_when_it_would_overrun_the_budget(session: Sessio
 def test_a_fallback_that_fails_its_guards_is_a_bug(session: Session, prompt: Prompt) -> None:
     server = ScriptedServer(text(GOOD), text(GOOD))
     strict = GuardContext(min_chars=2000, max_chars=3000)
-    with pytest.raises(FallbackRejectedError, match="fallback template of nps_followup.draft@1 fails its guards: "
+    with pytest.raises(FallbackRejectedError, match="fallback template of nps_followup.draft@2 fails its guards: "
                                                     "length"):
         run(session, prompt, server, guard=strict)
 
@@ -174,11 +174,11 @@ def test_bad_inputs_and_prompts_without_fallback_are_refused_before_any_call(ses
     server = ScriptedServer()
     inputs = nps_inputs()
     del inputs["comment"]
-    with pytest.raises(InvalidInput, match="comment: missing input of prompt nps_followup.draft@1"):
+    with pytest.raises(InvalidInput, match="comment: missing input of prompt nps_followup.draft@2"):
         run(session, prompt, server, inputs=inputs)
     bare = registry.parse(prompt.template.split("{% block fallback %}")[0], "test")
     assert bare.fallback_template is None
-    with pytest.raises(InvalidInput, match="prompt: nps_followup.draft@1 has no fallback template"):
+    with pytest.raises(InvalidInput, match="prompt: nps_followup.draft@2 has no fallback template"):
         run(session, bare, server)
     assert server.requests == [] and rows(session) == []
 

@@ -133,7 +133,7 @@ def test_generated_draft_passes_the_guards_or_is_the_template(local_llm: ModelCo
     if case is not None:
         assert case.obeyed_reply not in result.text and "90%" not in result.text
     [row] = session.scalars(select(LlmCall).where(LlmCall.id == result.call_id)).all()
-    assert (row.outcome, row.model, row.prompt_ref) == (result.outcome, "smollm2@local", "nps_followup.draft@1")
+    assert (row.outcome, row.model, row.prompt_ref) == (result.outcome, "smollm2@local", "nps_followup.draft@2")
     assert row.attempts == (1 if result.outcome == "ok" else 2) and row.output_tokens > 0
 
 

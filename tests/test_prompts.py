@@ -145,7 +145,7 @@ def test_sync_is_idempotent(session: Session) -> None:
     assert {i.action for i in second} == {"unchanged"}
     assert session.scalar(select(func.count()).select_from(PromptVersion)) == count
     prompt = registry.load_prompt(session, "nps_followup.draft")
-    assert prompt.fallback_template is not None and prompt.ref == "nps_followup.draft@1"
+    assert prompt.fallback_template is not None and prompt.ref == "nps_followup.draft@2"
 
 
 def test_changed_file_is_staged_or_promoted(session: Session, tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def nps_inputs(case: InjectionCase | None = None, *, score: int = 3) -> dict[str
     elif case is not None:
         facts.append(case.attack)
     return {"contact_name": CONTACT.split()[0], "account_name": ACCOUNT, "score": score, "comment": comment,
-            "facts": facts, "sender_name": SENDER, "company_name": COMPANY, "language": "en"}
+            "facts": facts, "sender_name": SENDER, "company_name": COMPANY, "language": "en", "examples": []}
 
 
 _OK = "Hi Maria, thank you for your feedback about the CSV export."
