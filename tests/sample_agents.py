@@ -5,6 +5,8 @@
 - sample_slow: sleeps in a node (SALESAGENTS_SAMPLE_SLOW_SECONDS, read when the node runs; default 2) before
   writing a score: a worker can be killed mid-run.
 - sample_writer: one guarded LLM call (generate_text, prompt lead_scorer.explain) written as a suggestion.
+- sample_outreach: answers an NPS response: drafts an email (generate_text, prompt nps_followup.draft, with the
+  closest reviewer corrections as examples), then pauses for a person's approval (propose_draft) and sends it.
 """
 
 from __future__ import annotations
@@ -19,16 +21,20 @@ from langgraph.runtime import Runtime
 from sqlalchemy.orm import Session
 
 from agents.registry import AgentSpec
+from agents.runtime.approval import propose_draft
 from agents.runtime.context import RunContext
-from core.errors import NotFound
+from core.errors import InvalidInput, NotFound
+from core.llm.embeddings import get_embedder
 from core.llm.generate import generate_text
 from core.llm.guards import GuardContext
-from core.models import Lead, OutboxEvent
+from core.models import Account, Contact, Lead, NpsResponse, OutboxEvent, User
 from core.repositories import leads as lead_repo
-from core.services import outputs
+from core.repositories import mail as mail_repo
+from core.services import outputs, review_learning
 from prompts.registry import read_file, root
 
 SCORER_MODEL = "sample_rules@1"
+OUTREACH_COMPANY = "Northwind"
 
 
 class LeadState(TypedDict, total=False):
@@ -171,4 +177,83 @@ def agent_specs() -> list[AgentSpec]:
         AgentSpec(name="sample_slow", subject_type="lead", build_graph=build_slow, gather=gather_lead_id),
         AgentSpec(name="sample_writer", subject_type="lead", build_graph=build_writer, gather=gather_lead,
                   needs_llm=True),
+        outreach_spec(),
     ]
+
+
+# --- sample_outreach (subject: nps_response) -----------------------------------------------------------------
+
+class OutreachState(TypedDict, total=False):
+    inputs: dict[str, Any]
+    draft: dict[str, Any]
+    examples: list[str]
+    review: dict[str, Any]
+
+
+def gather_nps(session: Session, response_id: int | None, now: datetime) -> dict[str, Any]:
+    """The NPS response, who answered it and the account's CSM (the sender)."""
+    response = session.get(NpsResponse, response_id) if response_id is not None else None
+    if response is None:
+        raise NotFound("nps response", response_id)
+    account = session.get(Account, response.account_id)
+    contact = session.get(Contact, response.contact_id) if response.contact_id else None
+    email = mail_repo.primary_email(session, contact.id) if contact is not None else None
+    if account is None or contact is None or email is None:
+        raise InvalidInput("contact", f"NPS response {response_id} has no contact with an email address")
+    csm = session.get(User, account.csm_id) if account.csm_id else None
+    return {"response_id": response.id, "score": response.score, "category": response.category,
+            "comment": response.comment or "", "account_id": account.id, "account_name": account.name,
+            "industry": account.industry, "contact_id": contact.id, "contact_name": contact.first_name,
+            "email": email, "sender_name": csm.full_name if csm else "Customer Success",
+            "language": contact.language or "en"}
+
+
+def outreach_situation(inputs: dict[str, Any]) -> str:
+    """What the reply answers, in words: the key reviewer feedback is stored and searched by."""
+    return (f"NPS {inputs['score']}/10 ({inputs['category']}) from a {inputs.get('industry') or 'customer'} "
+            f"account: {inputs.get('comment') or '(no comment)'}")
+
+
+def _outreach_draft_node(state: OutreachState, runtime: Runtime[RunContext]) -> OutreachState:
+    ctx = runtime.context
+    inputs = state["inputs"]
+    prompt = read_file(root() / "nps_followup" / "draft.md.j2")
+    with ctx.transaction() as session:
+        examples = review_learning.examples_for(session, ctx.agent, outreach_situation(inputs),
+                                                embedder=get_embedder(ctx.settings))
+        lines = review_learning.guidance_lines(examples)
+        text = generate_text(
+            session, agent=ctx.agent, prompt=prompt, run_id=ctx.run_id, http_client=ctx.http_client, now=ctx.now,
+            settings=ctx.settings, guard=GuardContext(language=inputs["language"], min_chars=20, max_chars=1500),
+            inputs={"contact_name": inputs["contact_name"], "account_name": inputs["account_name"],
+                    "score": inputs["score"], "comment": inputs["comment"], "facts": [],
+                    "sender_name": inputs["sender_name"], "company_name": OUTREACH_COMPANY,
+                    "language": inputs["language"], "examples": lines})
+    return {"draft": {"body": text.text, "prompt_ref": text.prompt_ref, "model": text.model,
+                      "fallback": text.fallback}, "examples": lines}
+
+
+def _outreach_review_node(state: OutreachState, runtime: Runtime[RunContext]) -> OutreachState:
+    inputs, draft = state["inputs"], state["draft"]
+    applied = propose_draft(runtime.context, purpose="nps_reply", recipient=inputs["email"],
+                            subject=f"Your feedback, {inputs['contact_name']}", body=draft["body"],
+                            contact_id=inputs["contact_id"], account_id=inputs["account_id"],
+                            prompt_ref=draft["prompt_ref"], model=draft["model"], fallback=draft["fallback"],
+                            context={"situation": outreach_situation(inputs), "score": inputs["score"]})
+    return {"review": {"approval_id": applied.approval_id, "status": applied.status,
+                       "draft_status": applied.draft_status, "mail_status": applied.mail_status}}
+
+
+def build_outreach(checkpointer: Any) -> Any:
+    graph = StateGraph(OutreachState, context_schema=RunContext)
+    graph.add_node("draft", _outreach_draft_node)
+    graph.add_node("review", _outreach_review_node)
+    graph.add_edge(START, "draft")
+    graph.add_edge("draft", "review")
+    graph.add_edge("review", END)
+    return graph.compile(checkpointer=checkpointer)
+
+
+def outreach_spec() -> AgentSpec:
+    return AgentSpec(name="sample_outreach", subject_type="nps_response", build_graph=build_outreach,
+                     gather=gather_nps, events=("nps.response_received",), needs_llm=True)

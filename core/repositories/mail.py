@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.models import Draft, MailMessage
+from core.models import ContactEmail, Draft, MailMessage
 
 
 def lock_draft(session: Session, draft_id: int) -> bool:
@@ -35,3 +35,10 @@ def messages(session: Session, status: str | None = None, limit: int = 50) -> li
     if status is not None:
         stmt = stmt.where(MailMessage.status == status)
     return list(session.scalars(stmt))
+
+
+def primary_email(session: Session, contact_id: int) -> str | None:
+    """Where mail to a contact goes: the primary address, else the oldest one."""
+    stmt = (select(ContactEmail.email).where(ContactEmail.contact_id == contact_id)
+            .order_by(ContactEmail.is_primary.desc(), ContactEmail.id).limit(1))
+    return session.scalar(stmt)
