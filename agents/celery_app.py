@@ -1,0 +1,89 @@
+"""The Celery app: Redis broker, crash-safe delivery settings and the beat schedule, all from Settings.
+
+Built by `create_app()` (the worker entry point, the CLI, tests), never at import time.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from agents import registry
+from agents.enqueue import CHECK_APPROVALS, DISPATCH_OUTBOX, SCHEDULE_AGENT, SWEEP
+from agents.schedules import parse_cron
+from core.config import Settings, get_settings
+from core.errors import InvalidInput
+
+QUEUE = "salesagents"
+APPROVAL_SLA_KEY = "approval_sla"
+SWEEP_KEY = "sweep_stuck_runs"
+
+
+def transport_options(settings: Settings) -> dict[str, Any]:
+    """Abandoned (unacked) messages come back after the visibility timeout; live workers look every tenth of it."""
+    timeout = settings.broker_visibility_timeout_s
+    return {"visibility_timeout": timeout, "unacked_restore_interval": max(1, min(10, timeout // 10)),
+            "unacked_restore_throttle": 1, "socket_connect_timeout": 5}
+
+
+def beat_schedule(settings: Settings, scheduled_agents: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    """Cron entries for (agent, schedule key) pairs plus the SLA check, the sweeper and the outbox dispatcher."""
+    crons = settings.agent_schedules
+    expires = {"expires": settings.task_expires_s}
+    entries: dict[str, dict[str, Any]] = {}
+    for name, key in scheduled_agents:
+        if key not in crons:
+            raise InvalidInput(f"agent_schedules[{key}]", f"agent {name} is scheduled by {key!r} but the setting "
+                                                          "has no such key")
+        entries[f"agent:{name}"] = {"task": SCHEDULE_AGENT, "schedule": parse_cron(crons[key], key),
+                                    "args": (name,), "options": expires}
+    for key, task in ((APPROVAL_SLA_KEY, CHECK_APPROVALS), (SWEEP_KEY, SWEEP)):
+        if key in crons:
+            entries[key] = {"task": task, "schedule": parse_cron(crons[key], key), "options": expires}
+    interval = settings.dispatch_interval_s
+    if interval <= 0:
+        raise InvalidInput("dispatch_interval_s", f"must be positive, got {interval}")
+    # A dispatch message older than a few intervals is pointless: the next one does the same work.
+    entries["dispatch_outbox"] = {"task": DISPATCH_OUTBOX, "schedule": timedelta(seconds=interval),
+                                  "options": {"expires": max(5.0, interval * 5)}}
+    return entries
+
+
+def registered_schedules() -> list[tuple[str, str]]:
+    return [(spec.name, spec.schedule) for spec in registry.scheduled() if spec.schedule is not None]
+
+
+def _fresh_engine(**_: Any) -> None:
+    """A forked pool child must not reuse the parent's pooled database connections."""
+    from core.db.engine import get_engine
+
+    if get_engine.cache_info().currsize:
+        get_engine().dispose(close=False)
+
+
+def create_app(settings: Settings | None = None, *, with_beat: bool = True) -> Celery:
+    """One app per process; `with_beat=False` skips loading agent modules for processes that only send."""
+    settings = settings or get_settings()
+    app = Celery("salesagents", broker=settings.broker_url, include=["agents.tasks"], set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        task_default_queue=QUEUE,
+        timezone="UTC",
+        enable_utc=True,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options=transport_options(settings),
+        worker_hijack_root_logger=False,
+        beat_schedule=beat_schedule(settings, registered_schedules()) if with_beat else {},
+        beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
+    )
+    worker_process_init.connect(_fresh_engine, weak=False, dispatch_uid="salesagents.fresh_engine")
+    return app
