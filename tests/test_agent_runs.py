@@ -109,7 +109,7 @@ def test_outputs_are_written_once_per_key_with_one_audit_row(session: Session) -
     audits = session.scalars(select(AuditLog).where(AuditLog.actor == "agent:sample_scorer",
                                                     AuditLog.after["run_id"].as_integer() == run.id)).all()
     assert sorted(a.entity_type for a in audits) == ["agent_score", "draft", "suggestion", "task"]
-    by_type = {a.entity_type: a.after for a in audits}
+    by_type = {a.entity_type: a.after or {} for a in audits}
     assert by_type["draft"]["prompt_ref"] == "p@2" and by_type["draft"]["model"] == "m"
     assert by_type["agent_score"]["model"] == "rules@1" and by_type["agent_score"]["score"] == "42.0000"
     other_input = outputs.Origin(run.id, "sample_scorer", "lead", lead.id, "b" * 64)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from langgraph.checkpoint.postgres import PostgresSaver
 from psycopg import Connection
@@ -40,8 +41,8 @@ def conninfo(url: URL) -> str:
     return make_conninfo("", **params)
 
 
-def _connect(url: URL) -> Connection:
-    return Connection.connect(conninfo(url), autocommit=True, prepare_threshold=0, row_factory=dict_row)  # type: ignore[arg-type]
+def _connect(url: URL) -> Connection[dict[str, Any]]:
+    return Connection.connect(conninfo(url), autocommit=True, prepare_threshold=0, row_factory=dict_row)
 
 
 def setup_checkpointer(url: URL) -> None:

@@ -212,7 +212,7 @@ def resume_run(run_id: int, resume_value: Any, *, interrupt_id: str | None = Non
         with runner.tx() as session:
             runs.fail_run(session, run.id, runner.now(), str(exc))
         return runner.outcome(run.id, run.agent, "failed", error=str(exc))
-    command = Command(resume={interrupt_id: resume_value} if interrupt_id else resume_value)
+    command: Command[Any] = Command(resume={interrupt_id: resume_value} if interrupt_id else resume_value)
     ctx = runner.context(run, run.input_hash or "")
     with open_checkpointer(runner.engine.url) as saver:
         return runner.settle(run, lambda: runner.drive(saver, spec, ctx, command))
