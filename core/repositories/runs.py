@@ -49,9 +49,12 @@ def claim(session: Session, run_id: int, task_id: str | None, now: datetime) -> 
 
 
 def claim_waiting(session: Session, run_id: int, now: datetime) -> AgentRun | None:
-    """waiting_review -> running, so two resumes of one paused run cannot both continue it."""
+    """waiting_review -> running, so two resumes of one paused run cannot both continue it.
+
+    The task id is cleared: the message that paused the run must not re-claim it while a resume is under way.
+    """
     stmt = (update(AgentRun).where(AgentRun.id == run_id, AgentRun.status == "waiting_review")
-            .values(status="running", heartbeat_at=now).returning(AgentRun.id))
+            .values(status="running", heartbeat_at=now, task_id=None).returning(AgentRun.id))
     claimed = session.execute(stmt).scalar()
     return get(session, claimed) if claimed is not None else None
 
