@@ -318,3 +318,22 @@ def test_a_killed_run_is_continued_from_its_checkpoint_by_its_redelivered_messag
             "SELECT count(DISTINCT task_id) FROM checkpoint_writes WHERE thread_id = :t AND channel = 'began'"),
             {"t": str(run_id)}).scalar()
         assert begins == 1  # the first node ran once, before the kill; the redelivery continued after it
+
+
+def test_a_redelivery_after_the_pause_was_checkpointed_but_not_recorded_waits_again(engine: Engine) -> None:
+    run_id, _ = _new_run(engine, "t_ask")
+    paused = execute_run(run_id, now=NOW, task_id="msg-1", engine=engine)
+    assert paused.status == "waiting_review"
+    with session_scope(engine) as session:  # as if the worker died between the checkpoint and the status update
+        run = _run(session, run_id)
+        run.status, run.finished_at = "running", None
+    again = execute_run(run_id, now=NOW, task_id="msg-1", engine=engine)
+    assert again.status == "waiting_review" and again.interrupts == paused.interrupts
+    with session_scope(engine) as session:
+        assert _run(session, run_id).attempts == 2
+        assert runs.claim_run(session, run_id, "msg-1", NOW) is None
+    done = resume_run(run_id, "no", engine=engine)
+    assert done.status == "succeeded"
+    with session_scope(engine) as session:
+        assert _run(session, run_id).task_id is None
+        assert [float(s.score) for s in session.scalars(select(AgentScore).where(AgentScore.run_id == run_id))] == [0]
