@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
+from sqlalchemy.engine import URL
 
 from agents.runtime.checkpoint import setup_checkpointer
 from core.config import get_settings
@@ -33,13 +34,18 @@ def migrate() -> None:
     from api.cli.main import console
 
     url = resolve_url(get_settings())
+    changed = prepare_database(url)
+    current, _head = migration_status(url)
+    console.print(f"migrated to revision [bold]{current}[/bold]; agent checkpoint tables ready")
+    console.print(f"prompts synced ({changed} new version(s))")
+
+
+def prepare_database(url: URL) -> int:
+    """Everything a database needs before the service uses it; returns the number of new prompt versions."""
     ensure_database(url)
     upgrade(url)
-    setup_checkpointer(url)
-    current, _head = migration_status(url)
-    console.print(f"migrated to revision [bold]{current}[/bold]")
-    changed = sync_prompt_files()
-    console.print(f"prompts synced ({changed} new version(s))")
+    setup_checkpointer(url)  # LangGraph's own tables: outside Alembic, CREATE INDEX CONCURRENTLY
+    return sync_prompt_files()
 
 
 def sync_prompt_files() -> int:

@@ -6,7 +6,6 @@ import typer
 
 from core.config import Settings, get_settings
 from core.db.engine import ensure_database, resolve_url, session_scope
-from core.db.migrate import upgrade
 
 
 def demo(accounts: int = typer.Option(200, help="Accounts to seed on first run."),
@@ -20,10 +19,9 @@ def demo(accounts: int = typer.Option(200, help="Accounts to seed on first run."
     url = resolve_url(settings)
     ensure_database(url)
     console.print(f"[bold]1.[/bold] database up: {'DATABASE_URL' if settings.database_url else settings.pgdata}")
-    upgrade(url)
-    from api.cli.db import sync_prompt_files
+    from api.cli.db import prepare_database
 
-    console.print(f"[bold]2.[/bold] schema migrated, prompts synced ({sync_prompt_files()} new version(s))")
+    console.print(f"[bold]2.[/bold] schema migrated, prompts synced ({prepare_database(url)} new version(s))")
     with session_scope() as session:
         already = seeding_repo.account_count(session)
     if already:

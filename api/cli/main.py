@@ -19,6 +19,7 @@ err_console = Console(stderr=True)
 
 def _register() -> None:
     """Sub-apps are attached here, not at import, so `--help` stays fast and imports stay side-effect free."""
+    from api.cli import agents as agents_cli
     from api.cli import db as db_cli
     from api.cli import demo as demo_cli
     from api.cli import embed as embed_cli
@@ -37,6 +38,8 @@ def _register() -> None:
     app.add_typer(llm_cli.app, name="llm")
     app.add_typer(prompts_cli.app, name="prompts")
     app.command("embed")(embed_cli.embed)
+    app.command("run")(agents_cli.run)
+    app.command("runs")(agents_cli.runs)
 
 
 def run() -> None:
