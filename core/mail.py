@@ -53,7 +53,8 @@ class OutgoingMail:
 class Mailer(Protocol):
     """Sends a draft's message once; the returned row says whether it was stored, sent or failed."""
 
-    transport: str
+    @property
+    def transport(self) -> str: ...
 
     def send(self, session: Session, mail: OutgoingMail, now: datetime | None = None) -> MailMessage: ...
 

@@ -209,9 +209,10 @@ def gather_nps(session: Session, response_id: int | None, now: datetime) -> dict
 
 
 def outreach_situation(inputs: dict[str, Any]) -> str:
-    """What the reply answers, in words: the key reviewer feedback is stored and searched by."""
-    return (f"NPS {inputs['score']}/10 ({inputs['category']}) from a {inputs.get('industry') or 'customer'} "
-            f"account: {inputs.get('comment') or '(no comment)'}")
+    """What the reply answers, comment first (what is specific decides similarity): reviewer feedback is stored
+    and searched by it."""
+    return (f"{inputs.get('comment') or 'No comment'} ({inputs['category']}, NPS {inputs['score']}/10, "
+            f"{inputs.get('industry') or 'unknown industry'})")
 
 
 def _outreach_draft_node(state: OutreachState, runtime: Runtime[RunContext]) -> OutreachState:

@@ -40,6 +40,13 @@ class Inbox:
         return "250 Message accepted for delivery"
 
 
+def body_of(msg: Message) -> str:
+    """The text part as sent, with the wire's CRLF line ends turned back into newlines."""
+    payload = msg.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode().replace("\r\n", "\n")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -81,8 +88,9 @@ def draft(session: Session, **kw: Any) -> Draft:
 
 
 def outgoing(row: Draft, **kw: Any) -> OutgoingMail:
-    return OutgoingMail(**({"draft_id": row.id, "to_address": row.recipient, "subject": row.subject,
-                            "body": row.body} | kw))
+    fields: dict[str, Any] = {"draft_id": row.id, "to_address": row.recipient, "subject": row.subject,
+                              "body": row.body}
+    return OutgoingMail(**(fields | kw))
 
 
 def mail_rows(session: Session, draft_id: int) -> list[MailMessage]:
@@ -113,7 +121,7 @@ def test_smtp_mailer_delivers_to_a_real_server_once(session: Session,
     assert inbox.envelopes == [("success@vendor.test", ["maria@customer.test"])]
     assert (msg["To"], msg["From"], msg["Subject"]) == ("maria@customer.test", "success@vendor.test", "Your feedback")
     assert msg["Message-ID"] == f"<draft-{row.id}@vendor.test>"
-    assert msg.get_payload(decode=True).decode().replace("\r\n", "\n").strip() == row.body
+    assert body_of(msg).strip() == row.body
 
 
 def test_smtp_with_starttls_and_login(session: Session, tls_files: tuple[Path, Path]) -> None:

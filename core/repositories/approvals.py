@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -134,12 +134,11 @@ def inbox(session: Session, reviewer_id: int | None, limit: int = 100) -> list[I
     with no reviewer: the unassigned ones."""
     who = (or_(Approval.reviewer_id == reviewer_id, Approval.escalated_to_id == reviewer_id)
            if reviewer_id is not None else Approval.reviewer_id.is_(None))
-    stmt = (select(Approval.id, Approval.status, Draft.id, Approval.run_id, Draft.agent, Draft.recipient,
-                   Draft.subject, Draft.body, Approval.reviewer_id, Approval.escalated_to_id, Approval.due_at,
-                   Approval.expires_at, Approval.created_at)
+    stmt = (select(Approval.id.label("approval_id"), Approval.status, Draft.id.label("draft_id"), Approval.run_id,
+                   Draft.agent, Draft.recipient, Draft.subject, Draft.body, Approval.reviewer_id,
+                   Approval.escalated_to_id, Approval.due_at, Approval.expires_at, Approval.created_at)
             .join(Draft, Draft.id == Approval.draft_id)
             .where(Approval.status == "pending", who)
             .order_by(Approval.due_at, Approval.id).limit(limit))
-    rows: Sequence[Row[Any]] = session.execute(stmt).all()
-    return [InboxRow(*row) for row in rows]
+    return [InboxRow(**row._asdict()) for row in session.execute(stmt)]
 

@@ -184,7 +184,7 @@ def _check_reviewer(session: Session, approval: Approval, reviewer_id: int) -> N
     user = repo.user(session, reviewer_id)
     if user is None or not user.active:
         raise InvalidInput("reviewer", f"user {reviewer_id} does not exist or is inactive")
-    allowed = {approval.reviewer_id, approval.escalated_to_id} - {None}
+    allowed = {i for i in (approval.reviewer_id, approval.escalated_to_id) if i is not None}
     if allowed and reviewer_id not in allowed and user.role is not Role.admin:
         raise InvalidInput("reviewer", f"user {reviewer_id} may not decide approval {approval.id}: it is assigned "
                                        f"to user {' or '.join(str(i) for i in sorted(allowed))}")
@@ -318,6 +318,17 @@ def _finish(report: SlaReport, approval_id: int, now: datetime, engine: Engine |
             report.errors[approval_id] = result.error
     except CrmError as exc:
         report.errors[approval_id] = str(exc)
+
+
+def default_decider(session: Session, approval_id: int) -> int:
+    """Who decides when nobody is named: the manager it escalated to, else the assigned reviewer."""
+    approval = repo.get(session, approval_id)
+    if approval is None:
+        raise NotFound("approval", approval_id)
+    decider = approval.escalated_to_id or approval.reviewer_id
+    if decider is None:
+        raise InvalidInput("reviewer", f"approval {approval_id} has no reviewer: name the user who decides")
+    return decider
 
 
 def inbox(session: Session, reviewer_id: int | None) -> list[repo.InboxRow]:

@@ -16,9 +16,11 @@ from core.repositories import review_feedback as repo
 
 KINDS = ("edited", "rejected")
 MAX_K = 10
-# Cosine distance beyond which a past case is not "similar" (all-MiniLM-L6-v2: paraphrases sit near 0.2-0.4,
-# unrelated sentences near 0.8-1.0); an unrelated correction would mislead more than it helps.
-MAX_DISTANCE = 0.6
+# Cosine distance beyond which a past case is not "similar": an unrelated correction misleads more than it helps.
+# Measured with all-MiniLM-L6-v2 on situations written comment first ("<comment> (detractor, 3/10, Software)"):
+# the same complaint in other words 0.06-0.26, related complaints about 0.5, unrelated 0.64-1.0. A long shared
+# preamble before the comment pulls every pair to about 0.45, so agents should lead with what is specific.
+MAX_DISTANCE = 0.45
 EXAMPLE_CHARS = 400
 
 
@@ -35,7 +37,7 @@ class Example:
 
     def guidance(self) -> str:
         """One line for the prompt's examples block."""
-        case = _clip(self.situation, 160)
+        case = _clip(self.situation, 160).rstrip(".")
         if self.kind == "edited":
             return f"Case: {case}. The reviewer rewrote the draft as: {_clip(self.edited or '', EXAMPLE_CHARS)}"
         return (f"Case: {case}. The reviewer rejected the draft \"{_clip(self.original, 160)}\" because: "
