@@ -9,17 +9,19 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Celery
+from celery.beat import PersistentScheduler
 from celery.signals import worker_process_init
 
 from agents import registry
 from agents.enqueue import CHECK_APPROVALS, DISPATCH_OUTBOX, SCHEDULE_AGENT, SWEEP
-from agents.schedules import parse_cron
+from agents.schedules import cron_table, is_off, parse_cron
 from core.config import Settings, get_settings
 from core.errors import InvalidInput
 
 QUEUE = "salesagents"
 APPROVAL_SLA_KEY = "approval_sla"
 SWEEP_KEY = "sweep_stuck_runs"
+HOUSEKEEPING_EXPIRES_S = 300
 
 
 def transport_options(settings: Settings) -> dict[str, Any]:
@@ -31,18 +33,22 @@ def transport_options(settings: Settings) -> dict[str, Any]:
 
 def beat_schedule(settings: Settings, scheduled_agents: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
     """Cron entries for (agent, schedule key) pairs plus the SLA check, the sweeper and the outbox dispatcher."""
-    crons = settings.agent_schedules
+    crons = cron_table(settings)
     expires = {"expires": settings.task_expires_s}
     entries: dict[str, dict[str, Any]] = {}
     for name, key in scheduled_agents:
         if key not in crons:
             raise InvalidInput(f"agent_schedules[{key}]", f"agent {name} is scheduled by {key!r} but the setting "
                                                           "has no such key")
+        if is_off(crons[key]):
+            continue
         entries[f"agent:{name}"] = {"task": SCHEDULE_AGENT, "schedule": parse_cron(crons[key], key),
                                     "args": (name,), "options": expires}
     for key, task in ((APPROVAL_SLA_KEY, CHECK_APPROVALS), (SWEEP_KEY, SWEEP)):
-        if key in crons:
-            entries[key] = {"task": task, "schedule": parse_cron(crons[key], key), "options": expires}
+        if key in crons and not is_off(crons[key]):
+            # Housekeeping: a backlog of identical checks is pointless, so they expire sooner.
+            entries[key] = {"task": task, "schedule": parse_cron(crons[key], key),
+                            "options": {"expires": min(settings.task_expires_s, HOUSEKEEPING_EXPIRES_S)}}
     interval = settings.dispatch_interval_s
     if interval <= 0:
         raise InvalidInput("dispatch_interval_s", f"must be positive, got {interval}")
@@ -56,6 +62,28 @@ def registered_schedules() -> list[tuple[str, str]]:
     return [(spec.name, spec.schedule) for spec in registry.scheduled() if spec.schedule is not None]
 
 
+class SalesagentsCelery(Celery):
+    """A Celery app that remembers the settings it was built from (beat reads its schedule from them)."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__("salesagents", **kwargs)
+        self.settings = settings
+
+
+class SettingsScheduler(PersistentScheduler):
+    """Beat's scheduler: builds the schedule from settings and registered agents when beat starts, so workers
+    never load it and a bad cron stops beat with a message naming the setting."""
+
+    def setup_schedule(self) -> None:
+        self.app.conf.beat_schedule = app_beat_schedule(self.app)
+        super().setup_schedule()
+
+
+def app_beat_schedule(app: Celery) -> dict[str, dict[str, Any]]:
+    settings = app.settings if isinstance(app, SalesagentsCelery) else get_settings()
+    return beat_schedule(settings, registered_schedules())
+
+
 def _fresh_engine(**_: Any) -> None:
     """A forked pool child must not reuse the parent's pooled database connections."""
     from core.db.engine import get_engine
@@ -64,10 +92,10 @@ def _fresh_engine(**_: Any) -> None:
         get_engine().dispose(close=False)
 
 
-def create_app(settings: Settings | None = None, *, with_beat: bool = True) -> Celery:
-    """One app per process; `with_beat=False` skips loading agent modules for processes that only send."""
+def create_app(settings: Settings | None = None) -> SalesagentsCelery:
+    """One app per process (worker, beat, CLI, test); reads no agent module until a worker or beat needs it."""
     settings = settings or get_settings()
-    app = Celery("salesagents", broker=settings.broker_url, include=["agents.tasks"], set_as_current=False)
+    app = SalesagentsCelery(settings, broker=settings.broker_url, include=["agents.tasks"], set_as_current=False)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -82,7 +110,7 @@ def create_app(settings: Settings | None = None, *, with_beat: bool = True) -> C
         broker_connection_retry_on_startup=True,
         broker_transport_options=transport_options(settings),
         worker_hijack_root_logger=False,
-        beat_schedule=beat_schedule(settings, registered_schedules()) if with_beat else {},
+        beat_scheduler=SettingsScheduler,
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
     )
     worker_process_init.connect(_fresh_engine, weak=False, dispatch_uid="salesagents.fresh_engine")

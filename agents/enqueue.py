@@ -76,5 +76,5 @@ def choose_enqueue(settings: Settings | None = None) -> tuple[Enqueue, str]:
     if broker_available(settings.broker_url):
         from agents.celery_app import create_app
 
-        return celery_enqueue(create_app(settings, with_beat=False), settings), f"queued on {where}"
+        return celery_enqueue(create_app(settings), settings), f"queued on {where}"
     return inline_enqueue, f"Redis at {where} is unreachable: running agents inline"

@@ -16,6 +16,18 @@ from core.db.engine import session_scope
 from core.errors import InvalidInput
 
 CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+OFF = ("", "off")
+
+
+def cron_table(settings: Settings) -> dict[str, str]:
+    """The default cadences overridden key by key by the setting, so changing one job keeps the others."""
+    defaults = Settings.model_fields["agent_schedules"].get_default(call_default_factory=True)
+    return dict(defaults) | settings.agent_schedules
+
+
+def is_off(expression: str) -> bool:
+    """`"off"` (or an empty string) disables a scheduled job."""
+    return expression.strip().lower() in OFF
 
 
 def parse_cron(expression: str, key: str) -> crontab:
@@ -80,9 +92,10 @@ def schedule_runs(session: Session, name: str, now: datetime, settings: Settings
     spec = registry.get(name)
     if spec.schedule is None or spec.subjects is None:
         raise InvalidInput("agent", f"{name} is not a scheduled agent")
-    if spec.schedule not in settings.agent_schedules:
+    crons = cron_table(settings)
+    if spec.schedule not in crons or is_off(crons[spec.schedule]):
         raise InvalidInput(f"agent_schedules[{spec.schedule}]", f"no cron expression for agent {name}")
-    slot = slot_label(previous_tick(parse_cron(settings.agent_schedules[spec.schedule], spec.schedule), now))
+    slot = slot_label(previous_tick(parse_cron(crons[spec.schedule], spec.schedule), now))
     result = ScheduleResult(agent=name, slot=slot)
     subjects = spec.subjects(session, now)
     result.subjects = len(subjects)

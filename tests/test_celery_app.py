@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import redis
@@ -33,8 +34,7 @@ REDIS_URL_FOR_CONFIG = "redis://127.0.0.1:6379/9"  # only read, never connected 
 
 
 def test_app_is_crash_safe_and_json_only() -> None:
-    app = create_app(settings_with(broker_url=REDIS_URL_FOR_CONFIG, broker_visibility_timeout_s=300),
-                     with_beat=False)
+    app = create_app(settings_with(broker_url=REDIS_URL_FOR_CONFIG, broker_visibility_timeout_s=300))
     conf = app.conf
     assert conf.broker_url == REDIS_URL_FOR_CONFIG
     assert conf.task_acks_late is True and conf.task_reject_on_worker_lost is True
@@ -71,22 +71,43 @@ def test_beat_schedule_has_agents_sla_sweeper_and_dispatcher() -> None:
     assert entries["sweep_stuck_runs"]["task"] == SWEEP
     assert entries["dispatch_outbox"]["schedule"] == timedelta(seconds=2)
     assert all("expires" in entry["options"] for entry in entries.values())
-    assert coach["options"]["expires"] == 1800
+    assert coach["options"]["expires"] == 1800 and entries["sweep_stuck_runs"]["options"]["expires"] == 300
+
+
+def test_one_overridden_cadence_keeps_the_other_defaults_and_off_disables() -> None:
+    settings = Settings(agent_schedules={"deal_coach": "0 8 * * 1-5", "health_monitor": "off", "approval_sla": ""})
+    entries = beat_schedule(settings, [("deal_coach", "deal_coach"), ("health_monitor", "health_monitor"),
+                                       ("quote_followup", "quote_followup")])
+    assert entries["agent:deal_coach"]["schedule"] == crontab(minute="0", hour="8", day_of_week="1-5")
+    assert entries["agent:quote_followup"]["schedule"] == crontab(minute="30", hour="7")  # the default
+    assert "agent:health_monitor" not in entries and "approval_sla" not in entries
+    assert "sweep_stuck_runs" in entries
 
 
 def test_beat_schedule_names_the_setting_to_fix() -> None:
-    with pytest.raises(InvalidInput, match=r"agent_schedules\[deal_coach\].*no such key"):
-        beat_schedule(Settings(agent_schedules={}), [("deal_coach", "deal_coach")])
+    with pytest.raises(InvalidInput, match=r"agent_schedules\[churn_watch\].*no such key"):
+        beat_schedule(Settings(agent_schedules={}), [("churn_watch", "churn_watch")])
     with pytest.raises(InvalidInput, match=r"agent_schedules\[approval_sla\].*5 cron fields"):
         beat_schedule(Settings(agent_schedules={"approval_sla": "*/5 * * *"}), [])
     with pytest.raises(InvalidInput, match="dispatch_interval_s"):
         beat_schedule(Settings(agent_schedules={}, dispatch_interval_s=0), [])
 
 
-def test_registered_scheduled_agents_enter_the_beat_schedule(sample_agents: None) -> None:
-    settings = settings_with(agent_schedules={"sample_scorer": "15 3 * * *"})
-    entry = create_app(settings).conf.beat_schedule["agent:sample_scorer"]
-    assert entry["schedule"] == crontab(minute="15", hour="3") and entry["args"] == ("sample_scorer",)
+def test_beat_builds_its_schedule_from_settings_and_registered_agents(sample_agents: None, tmp_path: Path) -> None:
+    app = create_app(settings_with(agent_schedules={"sample_scorer": "15 3 * * *"}, data_dir=tmp_path))
+    assert app.conf.beat_schedule == {}  # workers never build it
+    scheduler = app.conf.beat_scheduler(app=app, schedule_filename=app.conf.beat_schedule_filename, lazy=False)
+    entry = scheduler.schedule["agent:sample_scorer"]
+    assert entry.schedule == crontab(minute="15", hour="3") and entry.args == ("sample_scorer",)
+    assert {"dispatch_outbox", "sweep_stuck_runs", "approval_sla"} <= set(scheduler.schedule)
+    scheduler.close()
+    assert list(tmp_path.glob("celerybeat-schedule*"))  # beat's state lives under data_dir
+
+
+def test_beat_refuses_to_start_on_a_bad_cron(sample_agents: None, tmp_path: Path) -> None:
+    app = create_app(settings_with(agent_schedules={"sample_scorer": "15 3 * *"}, data_dir=tmp_path))
+    with pytest.raises(InvalidInput, match=r"agent_schedules\[sample_scorer\]"):
+        app.conf.beat_scheduler(app=app, schedule_filename=app.conf.beat_schedule_filename, lazy=False)
 
 
 @pytest.mark.parametrize("expression, message", [
@@ -121,7 +142,7 @@ def test_previous_tick_reads_other_time_zones_as_utc() -> None:
 
 
 def test_every_run_message_carries_an_expiry(redis_db: str) -> None:
-    app = create_app(settings_with(broker_url=redis_db, task_expires_s=120), with_beat=False)
+    app = create_app(settings_with(broker_url=redis_db, task_expires_s=120))
     before = datetime.now(UTC)
     celery_enqueue(app, settings_with(task_expires_s=120))(4242)
     client = redis.Redis.from_url(redis_db)
