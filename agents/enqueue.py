@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import redis
@@ -69,12 +70,18 @@ def enqueue_all(run_ids: list[int], enqueue: Enqueue) -> tuple[int, str | None]:
     return sent, None
 
 
-def choose_enqueue(settings: Settings | None = None) -> tuple[Enqueue, str]:
-    """Celery when Redis answers, else inline; the text says which, so the demo and CLI can tell the user."""
+class Delivery(NamedTuple):
+    enqueue: Enqueue
+    inline: bool
+    how: str  # one line for the user: where runs go
+
+
+def choose_enqueue(settings: Settings | None = None) -> Delivery:
+    """Celery when Redis answers, else inline; `how` says which, so the demo and CLI can tell the user."""
     settings = settings or get_settings()
     where = maybe_sanitize_url(settings.broker_url)
     if broker_available(settings.broker_url):
         from agents.celery_app import create_app
 
-        return celery_enqueue(create_app(settings), settings), f"queued on {where}"
-    return inline_enqueue, f"Redis at {where} is unreachable: running agents inline"
+        return Delivery(celery_enqueue(create_app(settings), settings), False, f"queued on {where}")
+    return Delivery(inline_enqueue, True, f"Redis at {where} is unreachable: running agents inline")

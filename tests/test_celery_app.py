@@ -157,7 +157,9 @@ def test_every_run_message_carries_an_expiry(redis_db: str) -> None:
 def test_broker_check_and_inline_fallback() -> None:
     assert broker_available("redis://127.0.0.1:6379/13") is True
     assert broker_available(DEAD_BROKER) is False
-    enqueue, how = choose_enqueue(settings_with(broker_url=DEAD_BROKER))
-    assert enqueue is inline_enqueue and "unreachable: running agents inline" in how
+    delivery = choose_enqueue(settings_with(broker_url=DEAD_BROKER))
+    assert delivery.inline and delivery.enqueue is inline_enqueue
+    assert delivery.how == "Redis at redis://127.0.0.1:1/0 is unreachable: running agents inline"
+    assert not choose_enqueue(settings_with(broker_url="redis://127.0.0.1:6379/13")).inline
     with pytest.raises(InvalidInput, match="only Redis"):
         broker_available("amqp://guest:secret@localhost//")
