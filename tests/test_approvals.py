@@ -324,10 +324,10 @@ def test_sla_escalates_to_the_manager_then_expires_without_sending(
 
     def sla(at: datetime) -> approvals.SlaReport:
         report = approvals.check_sla(at, engine=engine, settings=settings)
-        return approvals.SlaReport([i for i in report.escalated if i == approval_id],
-                                   [i for i in report.expired if i == approval_id],
-                                   [i for i in report.resumed if i == approval_id],
-                                   {k: v for k, v in report.errors.items() if k == approval_id})
+        return approvals.SlaReport(escalated=[i for i in report.escalated if i == approval_id],
+                                   expired=[i for i in report.expired if i == approval_id],
+                                   resumed=[i for i in report.resumed if i == approval_id],
+                                   errors={k: v for k, v in report.errors.items() if k == approval_id})
 
     assert sla(NOW + timedelta(minutes=239)) == approvals.SlaReport()
     assert sla(NOW + timedelta(minutes=241)).escalated == [approval_id]
@@ -355,6 +355,34 @@ def test_sla_escalates_to_the_manager_then_expires_without_sending(
     with pytest.raises(Conflict, match="already expired"):
         approvals.decide(approval_id, "approve", w.manager_id, engine=engine, settings=settings)
     assert inbox.messages == []
+
+
+def test_a_send_the_mail_server_refused_is_tried_again_by_the_sla_check(engine: Engine) -> None:
+    w = world(engine)
+    outcome, _ = start(engine, w)
+    port = free_port()
+    settings = llm_settings(mail_transport="smtp", smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
+    with session_scope(engine) as session:
+        approval = approval_of(session, outcome.run_id)
+        approval_id, draft_id = approval.id, approval.draft_id
+    result = approvals.decide(approval_id, "approve", w.csm_id, engine=engine, settings=settings, now=NOW)
+    assert (result.status, result.draft_status, result.mail_status, result.run_status) == (
+        "approved", "approved", "failed", "succeeded")
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        report = approvals.check_sla(NOW + timedelta(minutes=5), engine=engine, settings=settings)
+        again = approvals.check_sla(NOW + timedelta(minutes=10), engine=engine, settings=settings)
+    finally:
+        controller.stop()
+    assert draft_id in report.resent and draft_id not in again.resent and len(inbox.messages) == 1
+    with session_scope(engine) as session:
+        draft = session.get(Draft, draft_id)
+        assert draft is not None and (draft.status, draft.sent_at) == ("sent", NOW + timedelta(minutes=5))
+        actions = session.scalars(select(AuditLog.action).where(AuditLog.entity_type == "draft",
+                                                                AuditLog.entity_id == draft_id).order_by(AuditLog.id))
+        assert [a for a in actions if a.startswith("mail.")] == ["mail.failed", "mail.sent"]
 
 
 def test_a_decision_whose_process_died_before_resuming_is_finished_by_the_sla_check(engine: Engine) -> None:

@@ -102,11 +102,12 @@ def reject(approval_id: IdArg,
 
 @app.command()
 def sla() -> None:
-    """Escalate overdue approvals to the reviewer's manager and expire old ones now (beat does it every few min)."""
+    """Escalate overdue approvals, expire old ones, retry refused sends now (beat does it every few minutes)."""
     from core.services.approvals import check_sla
 
     report = check_sla()
     _console().print(f"escalated {len(report.escalated)}, expired {len(report.expired)}, "
-                     f"finished {len(report.resumed)} interrupted decision(s)", markup=False)
+                     f"finished {len(report.resumed)} interrupted decision(s), "
+                     f"sent {len(report.resent)} message(s) the mail server had refused", markup=False)
     for approval_id, error in report.errors.items():
         _console().print(f"approval {approval_id}: {error}", soft_wrap=True, markup=False)

@@ -30,6 +30,14 @@ def save(session: Session, existing: MailMessage | None, *, draft_id: int, to_ad
     return row
 
 
+def failed_sends(session: Session, limit: int = 100) -> list[int]:
+    """Drafts a person approved whose message the mail server refused: to be tried again."""
+    stmt = (select(MailMessage.draft_id).join(Draft, Draft.id == MailMessage.draft_id)
+            .where(MailMessage.status == "failed", Draft.status.in_(("approved", "edited")))
+            .order_by(MailMessage.id).limit(limit))
+    return list(session.scalars(stmt))
+
+
 def messages(session: Session, status: str | None = None, limit: int = 50) -> list[MailMessage]:
     stmt = select(MailMessage).order_by(MailMessage.id.desc()).limit(limit)
     if status is not None:

@@ -63,6 +63,7 @@ class SlaReport:
     escalated: list[int] = field(default_factory=list)
     expired: list[int] = field(default_factory=list)
     resumed: list[int] = field(default_factory=list)
+    resent: list[int] = field(default_factory=list)  # drafts whose failed send went out this time
     errors: dict[int, str] = field(default_factory=dict)
 
 
@@ -106,6 +107,15 @@ def request_review(session: Session, origin: Origin, *, now: datetime, settings:
     return draft, approval
 
 
+def _send(session: Session, draft: Draft, text: str, mailer: Mailer, now: datetime) -> str:
+    """Hand the approved text to the mailer; the draft becomes `sent` only when a mail server accepted it."""
+    mail = mailer.send(session, OutgoingMail(draft.id, draft.recipient, draft.subject, text), now)
+    if mail.status == "sent":
+        draft.status, draft.sent_at = "sent", now
+    session.flush()
+    return mail.status
+
+
 def _applied(approval: Approval, draft: Draft, mail_status: str | None, feedback_id: int | None = None,
              note: str | None = None) -> Applied:
     return Applied(approval.id, draft.id, approval.status, draft.status, mail_status, feedback_id, note)
@@ -146,10 +156,7 @@ def apply_decision(session: Session, approval_id: int, *, now: datetime, mailer:
     session.flush()
     mail_status = None
     if action in SENDS:
-        mail = mailer.send(session, OutgoingMail(draft.id, draft.recipient, draft.subject, text), now)
-        mail_status = mail.status
-        if mail.status == "sent":
-            draft.status, draft.sent_at = "sent", now
+        mail_status = _send(session, draft, text, mailer, now)
     who = approval.decided_by_id
     events.add_audit(session, actor=f"user:{who}" if who else "system:approval_sla", actor_id=who,
                      action=f"approval.{approval.status}", entity_type="approval", entity_id=approval.id,
@@ -283,7 +290,7 @@ def _escalate(session: Session, approval: Approval, now: datetime) -> None:
 def check_sla(now: datetime | None = None, *, engine: Engine | None = None, settings: Settings | None = None,
               limit: int = 100) -> SlaReport:
     """Escalate overdue approvals to the reviewer's manager, expire the ones past expiry (their graphs finish
-    without sending), and finish decisions whose deciding process died before resuming."""
+    without sending), finish decisions whose deciding process died before resuming, and try refused sends again."""
     now = now or datetime.now(UTC)
     s = settings or get_settings()
     report = SlaReport()
@@ -307,6 +314,15 @@ def check_sla(now: datetime | None = None, *, engine: Engine | None = None, sett
     for approval_id in stale:
         report.resumed.append(approval_id)
         _finish(report, approval_id, now, engine, s)
+    with session_scope(engine) as session:
+        failed = mail_repo.failed_sends(session, limit)
+    mailer = get_mailer(s)
+    for draft_id in failed:
+        with session_scope(engine) as session:
+            draft = session.get(Draft, draft_id, with_for_update=True)
+            if draft is not None and draft.status in ("approved", "edited") and \
+                    _send(session, draft, draft.final_body or draft.body, mailer, now) != "failed":
+                report.resent.append(draft_id)
     return report
 
 
