@@ -307,6 +307,13 @@ def test_who_may_decide_and_bad_decisions_leave_the_approval_pending(engine: Eng
         approvals.decide(approval_id, "send", w.csm_id, engine=engine)
     with pytest.raises(NotFound, match="approval"):
         approvals.decide(10**12, "approve", w.csm_id, engine=engine)
+    spec = registry.get(AGENT)
+    registry.unregister(AGENT)
+    try:
+        with pytest.raises(InvalidInput, match=f"^agent: unknown agent '{AGENT}'"):
+            approvals.decide(approval_id, "approve", w.csm_id, engine=engine)
+    finally:
+        registry.register(spec)
     with session_scope(engine) as session:
         approval = session.get(Approval, approval_id)
         assert approval is not None and (approval.status, approval.decision) == ("pending", {})

@@ -227,7 +227,13 @@ def _settle(approval_id: int, *, now: datetime, engine: Engine | None, settings:
         assert approval is not None
         run_id, run_status = approval.run_id, repo.run_status(session, approval.run_id)
     if run_status == "waiting_review":
-        interrupt_id = pending_interrupt_id(run_id, approval_id, engine=engine)
+        try:
+            interrupt_id = pending_interrupt_id(run_id, approval_id, engine=engine)
+        except CrmError:  # e.g. this process does not know the agent: nothing was resumed, the claim is undone
+            if release_on_busy:
+                with session_scope(engine) as session:
+                    repo.release(session, approval_id)
+            raise
         if interrupt_id is not None:
             with session_scope(engine) as session:
                 repo.set_interrupt(session, approval_id, interrupt_id)
