@@ -1,0 +1,1 @@
+"""Eval harness: versioned suites, evaluators, runner, reports, run comparison and the regression gate."""

@@ -38,6 +38,7 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.llm.factory import PURPOSES
 from core.models import PromptVersion
 from core.repositories import prompts as repo
+from core.repositories.events import add_audit
 from prompts.filters import FILTERS
 
 SUFFIX = ".md.j2"
@@ -366,12 +367,15 @@ def diff(session: Session, prompt_id: str, v1: int, v2: int) -> str:
                                         fromfile=f"{prompt_id}@{v1}", tofile=f"{prompt_id}@{v2}"))
 
 
-def promote_version(session: Session, prompt_id: str, version: int, actor: str) -> PromptVersion:
-    """Make a version production; if it was staging, staging is cleared."""
+def promote_version(session: Session, prompt_id: str, version: int, actor: str, *,
+                    override: bool = False) -> PromptVersion:
+    """Make a version production once its eval gate passes (or an admin overrides, audited); staging is cleared
+    if it pointed at the version."""
     row = _row(session, prompt_id, version)
     current = repo.get_label(session, prompt_id, "production")
     if current is not None and current.version_id == row.id:
         raise Conflict(f"prompt {prompt_id}: version {version} is already production")
+    _check_gate(session, row, actor, override)
     _move_label(session, prompt_id, "production", row, actor, "promote")
     staging = repo.get_label(session, prompt_id, "staging")
     if staging is not None and staging.version_id == row.id:
@@ -381,6 +385,21 @@ def promote_version(session: Session, prompt_id: str, version: int, actor: str) 
 
 
 promote = promote_version
+
+
+def _check_gate(session: Session, row: PromptVersion, actor: str, override: bool) -> None:
+    """The eval gate hook: a version that fails its suites' gate stays out of production unless overridden."""
+    from evals.gate import promotion_failures
+
+    failures = promotion_failures(session, row.prompt_id, row.version)
+    if not failures:
+        return
+    if not override:
+        shown = "; ".join(failures[:5]) + (f"; and {len(failures) - 5} more" if len(failures) > 5 else "")
+        raise Conflict(f"prompt {row.prompt_id}@{row.version} fails its eval gate: {shown}. Fix the prompt, or "
+                       "promote with override (audited)")
+    add_audit(session, actor=actor, action="prompt.promote_override", entity_type="prompt_version",
+              entity_id=row.id, after={"prompt": f"{row.prompt_id}@{row.version}", "gate_failures": failures})
 
 
 def rollback(session: Session, prompt_id: str, actor: str) -> PromptVersion:

@@ -140,13 +140,16 @@ def diff(prompt_id: IdArg, v1: Annotated[int, typer.Argument(help="Old version."
 
 @app.command()
 def promote(prompt_id: IdArg, version: Annotated[int, typer.Argument(help="Version to make production.")],
-            actor: ActorOpt = "admin") -> None:
-    """Make a version production (agents use it from their next run)."""
+            actor: ActorOpt = "admin",
+            override: Annotated[bool, typer.Option(
+                "--override", help="Promote even though the eval gate fails (kept in the audit log).")] = False
+            ) -> None:
+    """Make a version production (agents use it from their next run) once its eval gate passes."""
     from core.db.engine import session_scope
     from prompts.registry import promote_version
 
     with session_scope() as session:
-        promote_version(session, prompt_id, version, actor)
+        promote_version(session, prompt_id, version, actor, override=override)
     _console().print(f"{prompt_id}@{version} is production")
 
 

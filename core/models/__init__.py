@@ -5,6 +5,7 @@ from core.models.agents import AgentRun, AgentScore, Approval, Draft, MailMessag
 from core.models.base import Base
 from core.models.catalog import PriceBook, PriceBookEntry, Product
 from core.models.engagement import Activity, Task
+from core.models.evals import EvalCaseResult, EvalRun
 from core.models.finance import Invoice, Payment
 from core.models.identity import Team, Territory, User
 from core.models.leads import Lead, LeadScoreHistory
@@ -23,4 +24,5 @@ __all__ = [
     "PriceBook", "PriceBookEntry", "Product", "PromptLabel", "PromptLabelEvent", "PromptVersion", "Quote",
     "QuoteLine", "SalesOrder", "SalesOrderLine", "Segment", "Stage", "Task", "Team", "Territory",
     "TextEmbedding", "Ticket", "UsageSnapshot", "User",
+    "EvalCaseResult", "EvalRun",
 ]

@@ -1,0 +1,1 @@
+"""injection.v1: prompt-injection cases through the NPS follow-up drafter."""
