@@ -20,6 +20,7 @@ err_console = Console(stderr=True)
 def _register() -> None:
     """Sub-apps are attached here, not at import, so `--help` stays fast and imports stay side-effect free."""
     from api.cli import agents as agents_cli
+    from api.cli import approvals as approvals_cli
     from api.cli import db as db_cli
     from api.cli import demo as demo_cli
     from api.cli import embed as embed_cli
@@ -40,6 +41,7 @@ def _register() -> None:
     app.command("embed")(embed_cli.embed)
     app.command("run")(agents_cli.run)
     app.command("runs")(agents_cli.runs)
+    app.add_typer(approvals_cli.app, name="approvals")
 
 
 def run() -> None:
