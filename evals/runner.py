@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from core.config import Settings, get_settings
 from core.errors import CrmError, InvalidInput
-from core.llm import ledger
+from core.llm import ledger, local_server
 from core.llm.factory import model_config
 from core.llm.generate import FallbackRejectedError, generate_text
 from core.models import EvalCaseResult, EvalRun
@@ -139,7 +139,10 @@ def run_suite(session: Session, suite_id: str, *, prompt_version: int | None = N
     if suite.judged and not scripted and judge_configured(s):
         judge = PairwiseJudge(session, s, http_client=judge_http_client)
         evaluators.append(judge)
-    model_label = model_config(prompt.purpose, s).label
+    cfg = model_config(prompt.purpose, s)
+    if not scripted and (cfg.local or (judge is not None and model_config("judge", s).local)) and http_client is None:
+        local_server.serve(s)  # reuses the running server; without one every case would quietly be a template
+    model_label = cfg.label
     run = repo.add_run(session, suite=suite.suite_id, mode="scripted" if scripted else "model",
                        prompt_refs=[prompt.ref] + ([judge.prompt.ref] if judge else []), model=model_label,
                        judge_model=judge.model if judge else None, case_limit=limit, created_by=actor, note=note)

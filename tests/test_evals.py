@@ -126,6 +126,8 @@ def test_metrics_auc_brier_ratios_and_bootstrap() -> None:
     assert worse["pass_rate"].paired and worse["pass_rate"].delta == -0.5 and worse["pass_rate"].worse
     assert worse["fallback_rate"].delta == 0.5 and worse["fallback_rate"].worse  # lower is better
     assert worse["pass_rate"].high < 0 < worse["fallback_rate"].low
+    unpaired = {d.metric: d for d in compare(good[:20], bad)}  # different cases: resampled independently
+    assert not unpaired["pass_rate"].paired and unpaired["pass_rate"].worse
 
 
 # --- runner, storage, report ---------------------------------------------------------------------------------
@@ -275,6 +277,15 @@ def test_pairwise_judge_randomises_the_order_and_maps_verdicts_back(synced: Sess
     plain = run_suite(synced, "nps_reply.v1", limit=2, settings=llm_settings(datasets_dir=datasets_dir),
                       http_client=ScriptedServer(text(DRAFT), text(DRAFT)).client(), write_report=False)
     assert plain.judge_model is None and "judge_win_rate" not in plain.metrics
+
+
+def test_model_override_reaches_the_model_call(synced: Session) -> None:
+    server = ScriptedServer(*[text(reply) for reply in [DRAFT] * 2])
+    run = run_suite(synced, "injection.v1", limit=2, model="bigger-model", settings=llm_settings(),
+                    http_client=server.client(), write_report=False)
+    assert run.model == "bigger-model" and [r["model"] for r in server.requests] == ["bigger-model"] * 2
+    with pytest.raises(InvalidInput, match="--model"):
+        run_suite(synced, "injection.v1", scripted=True, model="bigger-model")
 
 
 def test_local_model_run_is_safe_and_stored(synced: Session, local_llm: ModelConfig, tmp_path: Path) -> None:
