@@ -27,8 +27,22 @@ HOUSEKEEPING_EXPIRES_S = 300
 def transport_options(settings: Settings) -> dict[str, Any]:
     """Abandoned (unacked) messages come back after the visibility timeout; live workers look every tenth of it."""
     timeout = settings.broker_visibility_timeout_s
-    return {"visibility_timeout": timeout, "unacked_restore_interval": max(1, min(10, timeout // 10)),
-            "unacked_restore_throttle": 1, "socket_connect_timeout": 5}
+    options: dict[str, Any] = {"visibility_timeout": timeout, "unacked_restore_throttle": 1,
+                               "unacked_restore_interval": max(1, min(10, timeout // 10)),
+                               "socket_connect_timeout": 5}
+    if settings.broker_key_prefix:
+        options["global_keyprefix"] = settings.broker_key_prefix
+    return options
+
+
+def time_limits(settings: Settings) -> tuple[float, float]:
+    """(soft, hard) limits under the visibility timeout: a message is only ever redelivered after its run stopped.
+
+    Redis re-sends any message unacknowledged for `broker_visibility_timeout_s`, even one a live worker is still
+    running; capping the run below it keeps that from ever starting a second copy of a running run.
+    """
+    timeout = settings.broker_visibility_timeout_s
+    return timeout * 0.8, timeout * 0.9
 
 
 def beat_schedule(settings: Settings, scheduled_agents: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
@@ -96,6 +110,7 @@ def create_app(settings: Settings | None = None) -> SalesagentsCelery:
     """One app per process (worker, beat, CLI, test); reads no agent module until a worker or beat needs it."""
     settings = settings or get_settings()
     app = SalesagentsCelery(settings, broker=settings.broker_url, include=["agents.tasks"], set_as_current=False)
+    soft_limit, hard_limit = time_limits(settings)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -104,6 +119,8 @@ def create_app(settings: Settings | None = None) -> SalesagentsCelery:
         accept_content=["json"],
         result_serializer="json",
         task_ignore_result=True,
+        task_soft_time_limit=soft_limit,  # the run fails with SoftTimeLimitExceeded as its error
+        task_time_limit=hard_limit,
         task_default_queue=QUEUE,
         timezone="UTC",
         enable_utc=True,

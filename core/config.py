@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     event_debounce_s: int = Field(
         default=60, description="Events on one subject within this window cause one run (e.g. ten activities).")
     dispatch_interval_s: float = Field(default=2.0, description="How often the outbox dispatcher polls.")
+    broker_key_prefix: str = Field(
+        default="", description="Prefix of every Redis key of the broker (deployments sharing one Redis).")
     broker_visibility_timeout_s: int = Field(
         default=600, description="A message whose worker died is redelivered after this long; keep it above the "
                                  "longest run and below run_stuck_after_s.")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
 import redis
 
 from core.config import get_settings
-from tests.celery_support import REDIS_TEST_URL, SAMPLE_MODULES
+from tests.celery_support import REDIS_TEST_URL, SAMPLE_MODULES, BrokerSpace
 
 
 @pytest.fixture
@@ -21,15 +22,18 @@ def sample_agents(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def redis_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """An empty Redis database of our own, also set as the broker for everything started from this test."""
-    client = redis.Redis.from_url(REDIS_TEST_URL)
-    client.flushdb()
-    monkeypatch.setenv("SALESAGENTS_BROKER_URL", REDIS_TEST_URL)
+def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[BrokerSpace]:
+    """The broker for everything started from this test (in-process apps and worker subprocesses)."""
+    broker = BrokerSpace(REDIS_TEST_URL, f"test-{uuid.uuid4().hex[:12]}:")
+    monkeypatch.setenv("SALESAGENTS_BROKER_URL", broker.url)
+    monkeypatch.setenv("SALESAGENTS_BROKER_KEY_PREFIX", broker.prefix)
     get_settings.cache_clear()
+    client = redis.Redis.from_url(broker.url)
     try:
-        yield REDIS_TEST_URL
+        yield broker
     finally:
-        client.flushdb()
+        keys = list(client.scan_iter(match=f"{broker.prefix}*"))
+        if keys:
+            client.delete(*keys)
         client.close()
         get_settings.cache_clear()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,17 @@ from core.config import REPO_ROOT, Settings, get_settings
 REDIS_TEST_DB = 13  # the benchmark uses 14; the service's default is 0
 REDIS_TEST_URL = f"redis://127.0.0.1:6379/{REDIS_TEST_DB}"
 SAMPLE_MODULES = '["tests.sample_agents"]'
+
+
+@dataclass(frozen=True)
+class BrokerSpace:
+    """Redis db 13 with a key prefix of this test's own, so concurrent test runs never see each other's messages."""
+
+    url: str
+    prefix: str
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
 
 
 def settings_with(**overrides: Any) -> Settings:

@@ -25,7 +25,7 @@ from agents.enqueue import (
 from agents.schedules import parse_cron, previous_tick, slot_label
 from core.config import Settings
 from core.errors import InvalidInput
-from tests.celery_support import settings_with
+from tests.celery_support import BrokerSpace, settings_with
 
 pytest_plugins = ("tests.celery_fixtures",)
 
@@ -43,6 +43,7 @@ def test_app_is_crash_safe_and_json_only() -> None:
     assert conf.task_default_queue == QUEUE and conf.timezone == "UTC"
     assert conf.broker_transport_options["visibility_timeout"] == 300
     assert conf.broker_transport_options["unacked_restore_interval"] == 10
+    assert (conf.task_soft_time_limit, conf.task_time_limit) == (240, 270)  # runs end before a redelivery
     app.loader.import_default_modules()  # what a worker does at start: `include` brings agents.tasks
     assert sorted(name for name in app.tasks if name.startswith("agents.")) == sorted(
         [RUN_AGENT, DISPATCH_OUTBOX, SCHEDULE_AGENT, CHECK_APPROVALS, SWEEP])
@@ -141,12 +142,12 @@ def test_previous_tick_reads_other_time_zones_as_utc() -> None:
     assert slot_label(previous_tick(parse_cron("0 7 * * *", "k"), at)) == "2026-03-03T07:00Z"
 
 
-def test_every_run_message_carries_an_expiry(redis_db: str) -> None:
-    app = create_app(settings_with(broker_url=redis_db, task_expires_s=120))
+def test_every_run_message_carries_an_expiry(broker: BrokerSpace) -> None:
+    app = create_app(settings_with(task_expires_s=120))
     before = datetime.now(UTC)
     celery_enqueue(app, settings_with(task_expires_s=120))(4242)
-    client = redis.Redis.from_url(redis_db)
-    (raw,) = client.lrange(QUEUE, 0, -1)
+    client = redis.Redis.from_url(broker.url)
+    (raw,) = client.lrange(broker.key(QUEUE), 0, -1)
     message = json.loads(raw)
     headers = message["headers"]
     assert headers["task"] == RUN_AGENT and headers["argsrepr"] == "[4242]"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from core.models import AgentRun, AgentScore, OutboxEvent, Task
 from core.models.enums import ActivityKind
 from core.services.engagement import log_activity
 from tests import factories
-from tests.celery_support import SAMPLE_MODULES, WorkerProcess, wait_for
+from tests.celery_support import SAMPLE_MODULES, BrokerSpace, WorkerProcess, wait_for
 
 pytest_plugins = ("tests.celery_fixtures",)
 
@@ -59,7 +60,7 @@ class Observed:
 
 
 @pytest.fixture
-def worker(scratch_db: object, sample_agents: None, redis_db: str) -> Iterator[tuple[Celery, Observed]]:
+def worker(scratch_db: object, sample_agents: None, broker: BrokerSpace) -> Iterator[tuple[Celery, Observed]]:
     """A solo worker in a thread on its own Redis db; it executes tasks against the scratch database."""
     app = create_app(get_settings())
     observed = Observed()
@@ -187,21 +188,29 @@ def _run(run_id: int) -> AgentRun:
         return run
 
 
-def _worker_env(slow_s: float) -> dict[str, str]:
-    return {"SALESAGENTS_AGENT_MODULES": SAMPLE_MODULES, "SALESAGENTS_BROKER_VISIBILITY_TIMEOUT_S": "2",
-            "SALESAGENTS_SAMPLE_SLOW_SECONDS": str(slow_s)}
+def _worker_env(slow_s: float, visibility_timeout_s: int = 600) -> dict[str, str]:
+    return {"SALESAGENTS_AGENT_MODULES": SAMPLE_MODULES, "SALESAGENTS_SAMPLE_SLOW_SECONDS": str(slow_s),
+            "SALESAGENTS_BROKER_VISIBILITY_TIMEOUT_S": str(visibility_timeout_s)}
+
+
+def _deliveries(log: str, task_id: str) -> int:
+    return log.count(f"Task agents.run_agent[{task_id}] received")
 
 
 def _in_slow_node(run_id: int) -> bool:
     run = _run(run_id)  # the heartbeat after the first step: the graph is now sleeping in the slow node
+    if run.status not in ("queued", "running"):
+        pytest.fail(f"run {run_id} ended {run.status} before the kill: {run.error}")
     return run.status == "running" and run.heartbeat_at is not None and run.heartbeat_at > run.started_at
 
 
 def test_a_sigkilled_worker_has_its_run_redelivered_to_a_new_worker(
-        scratch_db: object, sample_agents: None, redis_db: str, tmp_path: Path) -> None:
+        scratch_db: object, sample_agents: None, broker: BrokerSpace, tmp_path: Path) -> None:
     run_id = _slow_run()
     celery_enqueue(create_app(get_settings()))(run_id)
-    first = WorkerProcess("first", _worker_env(slow_s=60), tmp_path / "first.log")
+    # A dead worker's message comes back after the visibility timeout: 8 s here instead of 10 minutes (runs are
+    # capped at 80 % of it, so it must leave a loaded machine time to reach the slow node).
+    first = WorkerProcess("first", _worker_env(slow_s=60, visibility_timeout_s=8), tmp_path / "first.log")
     second: WorkerProcess | None = None
     try:
         first.wait_ready()
@@ -209,21 +218,23 @@ def test_a_sigkilled_worker_has_its_run_redelivered_to_a_new_worker(
         task_id = _run(run_id).task_id
         first.kill()
         assert _run(run_id).status == "running" and _scores(run_id) == []
-        second = WorkerProcess("second", _worker_env(slow_s=0.2), tmp_path / "second.log")
+        second = WorkerProcess("second", _worker_env(slow_s=0.2, visibility_timeout_s=8), tmp_path / "second.log")
         second.wait_ready()
         done = wait_for(lambda: _run(run_id).status != "running" and _run(run_id), 30, "the redelivered run")
     finally:
         first.stop()
         if second is not None:
             second.stop()
+        print(first.log()[-4000:], second.log()[-4000:] if second else "")  # shown when the test fails
     assert done.status == "succeeded", second.log()[-3000:] if second else ""
     assert done.attempts == 2 and done.task_id == task_id  # the same message, claimed again by its own id
     assert [float(s.score) for s in _scores(run_id)] == [0.2]  # one output, written by the second worker
-    assert "second@" in second.log() and "Task agents.run_agent" in second.log()
+    assert task_id is not None and _deliveries(first.log(), task_id) == 1
+    assert _deliveries(second.log(), task_id) == 1
 
 
 def test_a_killed_pool_process_has_its_message_requeued(
-        scratch_db: object, sample_agents: None, redis_db: str, tmp_path: Path) -> None:
+        scratch_db: object, sample_agents: None, broker: BrokerSpace, tmp_path: Path) -> None:
     run_id = _slow_run()
     celery_enqueue(create_app(get_settings()))(run_id)
     worker = WorkerProcess("pool", _worker_env(slow_s=1.5), tmp_path / "pool.log")
@@ -235,6 +246,26 @@ def test_a_killed_pool_process_has_its_message_requeued(
         done = wait_for(lambda: _run(run_id).status != "running" and _run(run_id), 30, "the requeued run")
     finally:
         worker.stop()
-    assert done.status == "succeeded", worker.log()[-3000:]
+        print(worker.log()[-4000:])  # shown when the test fails
+    assert done.status == "succeeded"
     assert done.attempts == 2 and len(_scores(run_id)) == 1
     assert "WorkerLostError" in worker.log()
+    assert _deliveries(worker.log(), str(done.task_id)) == 2  # requeued once, run once more, no third copy
+
+
+def test_a_run_is_stopped_before_its_message_could_be_redelivered(
+        scratch_db: object, sample_agents: None, broker: BrokerSpace, tmp_path: Path) -> None:
+    run_id = _slow_run()
+    celery_enqueue(create_app(get_settings()))(run_id)
+    # Visibility timeout 2 s: the soft limit (1.6 s) ends the 30 s run before Redis would hand out a copy.
+    worker = WorkerProcess("limit", _worker_env(slow_s=30, visibility_timeout_s=2), tmp_path / "limit.log")
+    try:
+        worker.wait_ready()
+        done = wait_for(lambda: _run(run_id).status not in ("queued", "running") and _run(run_id), 20,
+                        "the time limit to end the run")
+        time.sleep(2.5)  # past the visibility timeout: a copy would have been delivered by now
+    finally:
+        worker.stop()
+        print(worker.log()[-4000:])  # shown when the test fails
+    assert done.status == "failed" and "SoftTimeLimitExceeded" in (done.error or ""), done.error
+    assert _scores(run_id) == [] and _deliveries(worker.log(), str(done.task_id)) == 1

@@ -15,6 +15,7 @@ from core.db.engine import session_scope
 from core.errors import InvalidInput
 from core.models import AgentRun
 from tests import factories
+from tests.celery_support import BrokerSpace
 
 pytest_plugins = ("tests.celery_fixtures",)
 
@@ -49,7 +50,7 @@ def test_dispatch_once_runs_agents_inline_when_redis_is_unreachable(
 
 
 def test_dispatch_once_queues_runs_when_redis_answers(scratch_db: object, sample_agents: None,
-                                                      redis_db: str) -> None:
+                                                      broker: BrokerSpace) -> None:
     with session_scope() as session:
         factories.lead(session)
         factories.lead(session)
@@ -57,7 +58,7 @@ def test_dispatch_once_queues_runs_when_redis_answers(scratch_db: object, sample
     assert result.exit_code == 0, result.output
     assert "queued on redis://127.0.0.1:6379/13" in result.output
     assert "2 event(s) -> 2 new run(s), 0 folded into existing runs, 2 enqueued" in result.output
-    assert redis.Redis.from_url(redis_db).llen(QUEUE) == 2
+    assert redis.Redis.from_url(broker.url).llen(broker.key(QUEUE)) == 2
     with session_scope() as session:
         assert {r.status for r in session.scalars(select(AgentRun))} == {"queued"}
 
