@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -199,10 +200,10 @@ def worker_process(env: dict[str, str], concurrency: int) -> Iterator[None]:
 
 
 @contextmanager
-def bench_environment(url: URL, broker_url: str) -> Iterator[dict[str, str]]:
+def bench_environment(url: URL, broker_url: str, key_prefix: str) -> Iterator[dict[str, str]]:
     """Point this process and the worker at the throwaway database, Redis db 14 and the bench agent."""
     env = {"SALESAGENTS_DATABASE_NAME": str(url.database), "SALESAGENTS_BROKER_URL": broker_url,
-           "SALESAGENTS_AGENT_MODULES": f'["{MODULE}"]'}
+           "SALESAGENTS_BROKER_KEY_PREFIX": key_prefix, "SALESAGENTS_AGENT_MODULES": f'["{MODULE}"]'}
     if get_settings().database_url:
         env["DATABASE_URL"] = url.render_as_string(hide_password=False)
     saved = {key: os.environ.get(key) for key in env}
@@ -256,10 +257,10 @@ def main() -> None:
     args = parser.parse_args()
 
     broker_url = f"redis://127.0.0.1:6379/{REDIS_DB}"
+    key_prefix = f"bench-{uuid.uuid4().hex[:8]}:"  # our keys only: other users of the Redis stay untouched
     broker = redis.Redis.from_url(broker_url)
     broker.ping()
-    broker.flushdb()
-    with throwaway_database("runtime") as (url, _engine), bench_environment(url, broker_url) as env:
+    with throwaway_database("runtime") as (url, _engine), bench_environment(url, broker_url, key_prefix) as env:
         setup_checkpointer(url)
         from agents.celery_app import create_app
 
@@ -294,7 +295,9 @@ def main() -> None:
             burst = _timings(burst_ids)
             inline = _inline_overheads(min(args.events, 50))
         finally:
-            broker.flushdb()
+            keys = list(broker.scan_iter(match=f"{key_prefix}*"))
+            if keys:
+                broker.delete(*keys)
             broker.close()
 
     _report(args, latency, burst, burst_wall, inline)
