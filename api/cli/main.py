@@ -24,11 +24,13 @@ def _register() -> None:
     from api.cli import db as db_cli
     from api.cli import demo as demo_cli
     from api.cli import embed as embed_cli
+    from api.cli import evals as evals_cli
     from api.cli import importing as import_cli
     from api.cli import llm as llm_cli
     from api.cli import llm_usage
     from api.cli import prompts as prompts_cli
     from api.cli import seed as seed_cli
+    from api.cli import worker as worker_cli
 
     app.add_typer(db_cli.app, name="db")
     app.add_typer(import_cli.app, name="import")
@@ -42,6 +44,10 @@ def _register() -> None:
     app.command("run")(agents_cli.run)
     app.command("runs")(agents_cli.runs)
     app.add_typer(approvals_cli.app, name="approvals")
+    app.add_typer(evals_cli.app, name="eval")
+    app.command("worker")(worker_cli.worker)
+    app.command("beat")(worker_cli.beat)
+    app.command("dispatch")(worker_cli.dispatch)
 
 
 def run() -> None:
