@@ -201,7 +201,8 @@ def _in_slow_node(run_id: int) -> bool:
     run = _run(run_id)  # the heartbeat after the first step: the graph is now sleeping in the slow node
     if run.status not in ("queued", "running"):
         pytest.fail(f"run {run_id} ended {run.status} before the kill: {run.error}")
-    return run.status == "running" and run.heartbeat_at is not None and run.heartbeat_at > run.started_at
+    return run.status == "running" and run.heartbeat_at is not None and run.started_at is not None \
+        and run.heartbeat_at > run.started_at
 
 
 def test_a_sigkilled_worker_has_its_run_redelivered_to_a_new_worker(
