@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_customer360_segments, bench_embeddings, bench_llm, bench_seed_import
+from benchmarks import bench_customer360_segments, bench_embeddings, bench_llm, bench_runtime, bench_seed_import
 
 
 def main() -> None:
-    for module in (bench_seed_import, bench_customer360_segments, bench_embeddings, bench_llm):
+    for module in (bench_seed_import, bench_customer360_segments, bench_embeddings, bench_llm, bench_runtime):
         sys.argv = [module.__name__]
         module.main()
 

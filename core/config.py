@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     # Agent runtime: Celery on Redis, schedules, approvals, mail.
     broker_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker (Redis).")
     task_expires_s: int = Field(default=3600, description="Every task message expires after this many seconds.")
-    run_stuck_after_s: int = Field(default=900, description="The sweeper fails runs queued/running longer than this.")
+    run_stuck_after_s: int = Field(
+        default=900, description="The sweeper fails runs running without a heartbeat this long; re-sends queued ones.")
     event_debounce_s: int = Field(
         default=60, description="Events on one subject within this window cause one run (e.g. ten activities).")
     dispatch_interval_s: float = Field(default=2.0, description="How often the outbox dispatcher polls.")
