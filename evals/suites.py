@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.config import Settings
-from core.errors import NotFound
+from core.errors import InvalidInput
 from core.llm.guards import GuardContext
 from evals.base import EvalCase, Evaluator
 
@@ -45,8 +45,8 @@ def suite_ids() -> list[str]:
 def get_suite(suite_id: str) -> Suite:
     module = MODULES.get(suite_id)
     if module is None:
-        raise NotFound("eval suite", f"{suite_id} (known: {', '.join(MODULES)})")
+        raise InvalidInput("suite", f"unknown suite {suite_id!r}; known: {', '.join(MODULES)}")
     suite = importlib.import_module(module).SUITE
     if not isinstance(suite, Suite) or suite.suite_id != suite_id:
-        raise NotFound("eval suite", f"{suite_id}: {module}.SUITE is not that suite")
+        raise InvalidInput("suite", f"{module}.SUITE is not the suite {suite_id!r}")
     return suite

@@ -411,3 +411,5 @@ def test_eval_case_rows_belong_to_their_run(synced: Session) -> None:
         c.case_id for c in get_suite("injection.v1").load_cases(get_settings())[:3]]
     with pytest.raises(InvalidInput, match="--limit"):
         run_suite(synced, "injection.v1", scripted=True, limit=0)
+    with pytest.raises(InvalidInput, match="unknown suite 'lead_scoring.v1'; known: injection.v1, nps_reply.v1"):
+        run_suite(synced, "lead_scoring.v1")
