@@ -35,6 +35,21 @@ def demo(accounts: int = typer.Option(200, help="Accounts to seed on first run."
 
     console.print("[bold]5.[/bold] embedding searchable texts (incremental: only new or changed ones)")
     run_embed()
+    show_agent_runtime(settings)
+
+
+def show_agent_runtime(settings: Settings) -> None:
+    """Say where agent runs will execute: through Redis and a worker, or inline when Redis is unreachable."""
+    from agents import registry
+    from agents.enqueue import choose_enqueue
+    from api.cli.main import console
+
+    delivery = choose_enqueue(settings)
+    names = ", ".join(spec.name for spec in registry.all_specs()) or "none registered yet"
+    console.print(f"[bold]6.[/bold] agent runtime: {delivery.how}; agents: {names}", soft_wrap=True)
+    if not delivery.inline:
+        console.print("   start `salesagents worker` and `salesagents beat` to run them on events and schedules",
+                      soft_wrap=True)
 
 
 def start_chat_model(settings: Settings) -> None:
