@@ -1,0 +1,81 @@
+"""SQL for lead scoring: leads with their custom fields and activity aggregates, model versions, written scores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from core.models import Activity, Lead, LeadScoreHistory
+from core.models.enums import LeadStatus
+from core.models.scoring import ScoringModel
+
+LEAD_FIELDS = ("employees", "industry", "country", "city", "title", "source", "source_detail", "utm_source",
+               "utm_medium", "utm_campaign", "bant_budget", "bant_authority", "bant_timeline", "email", "phone",
+               "company_name", "campaign_id")
+
+
+def lead_records(session: Session, lead_ids: Sequence[int] | None = None, *,
+                 closed_only: bool = False) -> list[dict[str, Any]]:
+    """Each lead's scoring fields, custom fields, outcome (1 converted, 0 disqualified, None open) and activities."""
+    columns = [getattr(Lead, name) for name in LEAD_FIELDS]
+    stmt = select(Lead.id, Lead.custom_fields, Lead.converted_at, Lead.status, Lead.created_at, *columns)
+    if lead_ids is not None:
+        stmt = stmt.where(Lead.id.in_(list(lead_ids)))
+    if closed_only:
+        stmt = stmt.where((Lead.converted_at.is_not(None)) | (Lead.status == LeadStatus.disqualified))
+    records: dict[int, dict[str, Any]] = {}
+    for row in session.execute(stmt.order_by(Lead.id)):
+        mapping = row._mapping
+        outcome = 1 if mapping["converted_at"] is not None else 0 if mapping["status"] == LeadStatus.disqualified \
+            else None
+        records[mapping["id"]] = {
+            "lead_id": mapping["id"], "outcome": outcome, "created_at": mapping["created_at"],
+            "fields": {name: mapping[name] for name in LEAD_FIELDS},
+            "custom": dict(mapping["custom_fields"] or {}), "activities": {},
+        }
+    if records:
+        agg = (select(Activity.lead_id, Activity.kind, func.count(Activity.id), func.max(Activity.occurred_at))
+               .where(Activity.lead_id.in_(list(records)))
+               .group_by(Activity.lead_id, Activity.kind))
+        for lead_id, kind, count, last in session.execute(agg):
+            records[int(lead_id or 0)]["activities"][str(kind)] = {"count": int(count), "last": last}
+    return list(records.values())
+
+
+def latest_model(session: Session, name: str) -> ScoringModel | None:
+    return session.scalar(select(ScoringModel).where(ScoringModel.name == name)
+                          .order_by(ScoringModel.version.desc()).limit(1))
+
+
+def promoted_model(session: Session, name: str) -> ScoringModel | None:
+    return session.scalar(select(ScoringModel).where(ScoringModel.name == name, ScoringModel.status == "promoted"))
+
+
+def add_model(session: Session, **values: Any) -> ScoringModel:
+    """A new version numbered after the latest one of the same name."""
+    latest = latest_model(session, values["name"])
+    row = ScoringModel(version=(latest.version + 1) if latest else 1, **values)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def set_model_status(session: Session, model_id: int, status: str) -> None:
+    session.execute(update(ScoringModel).where(ScoringModel.id == model_id).values(status=status))
+
+
+def save_lead_score(session: Session, lead_id: int, *, score: int, factors: dict[str, Any], model: str,
+                    now: datetime) -> None:
+    """The lead's current score, and one history row per scoring."""
+    session.execute(update(Lead).where(Lead.id == lead_id).values(score=score, score_factors=factors, scored_at=now))
+    session.add(LeadScoreHistory(lead_id=lead_id, score=score, factors=factors, model=model, scored_at=now))
+    session.flush()
+
+
+def score_history(session: Session, lead_id: int) -> list[LeadScoreHistory]:
+    return list(session.scalars(select(LeadScoreHistory).where(LeadScoreHistory.lead_id == lead_id)
+                                .order_by(LeadScoreHistory.id)))
