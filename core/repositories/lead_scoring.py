@@ -79,3 +79,10 @@ def save_lead_score(session: Session, lead_id: int, *, score: int, factors: dict
 def score_history(session: Session, lead_id: int) -> list[LeadScoreHistory]:
     return list(session.scalars(select(LeadScoreHistory).where(LeadScoreHistory.lead_id == lead_id)
                                 .order_by(LeadScoreHistory.id)))
+
+
+def history_has_score(session: Session, lead_id: int, agent_score_id: int) -> bool:
+    """Whether this agent score is already in the lead's history (a re-run node must not add it twice)."""
+    stmt = select(LeadScoreHistory.id).where(LeadScoreHistory.lead_id == lead_id,
+                                             LeadScoreHistory.factors.contains({"agent_score_id": agent_score_id}))
+    return session.scalar(stmt.limit(1)) is not None

@@ -1,0 +1,89 @@
+"""Lead Scorer steps: gather the lead's features, pick the promoted model (training one at cold start), score.
+
+Inputs are computed as of the day (midnight UTC), so activity recency moves the input hash once a day and an
+unchanged lead is not re-scored the same day.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from langgraph.runtime import Runtime
+from sqlalchemy.orm import Session
+
+from agents.lead_scorer.state import ScorerState
+from agents.runtime.context import RunContext
+from core.errors import InvalidInput, NotFound
+from core.models import OutboxEvent
+from core.repositories import lead_scoring as repo
+from core.services import outputs
+from tools.lead_scoring import training
+from tools.lead_scoring.features import raw_features
+
+AGENT = "lead_scorer"
+PURPOSE = "lead_score"
+
+
+def _as_of(now: datetime) -> datetime:
+    return datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
+
+
+def gather(session: Session, lead_id: int | None, now: datetime) -> dict[str, Any]:
+    """The lead's features as of today and the promoted model's version: either change means a new score."""
+    records = repo.lead_records(session, [lead_id]) if lead_id is not None else []
+    if not records:
+        raise NotFound("lead", lead_id)
+    promoted = repo.promoted_model(session, training.MODEL_NAME)
+    as_of = _as_of(now)
+    return {"lead_id": lead_id, "as_of": as_of.isoformat(), "features": raw_features(records[0], as_of),
+            "model_id": promoted.id if promoted else None}
+
+
+def lead_of_event(event: OutboxEvent) -> int | None:
+    """lead.created is about the lead itself; activity.logged only when the activity is on a lead."""
+    if event.topic == "activity.logged":
+        lead_id = (event.payload or {}).get("lead_id")
+        return int(lead_id) if lead_id else None
+    return event.aggregate_id
+
+
+def band(score: int) -> str:
+    return "hot" if score >= 70 else "warm" if score >= 40 else "cold"
+
+
+def choose_model(state: ScorerState, runtime: Runtime[RunContext]) -> ScorerState:
+    """Cold start: no model yet -> train one from the closed leads; too few of them -> nothing to score with."""
+    if state["inputs"]["model_id"] is not None:
+        return {"model": None}
+    ctx = runtime.context
+    try:
+        with ctx.transaction() as session:
+            training.train_and_store(session, ctx.now)
+    except InvalidInput as exc:
+        return {"skipped": f"no scoring model yet: {exc.message}"}
+    return {"model": None}
+
+
+def score(state: ScorerState, runtime: Runtime[RunContext]) -> ScorerState:
+    """Score with the promoted model; write the agent score, the lead's score and factors, and a history row."""
+    if state.get("skipped"):
+        return {}
+    ctx = runtime.context
+    inputs = state["inputs"]
+    with ctx.transaction() as session:
+        current = training.current_scorer(session)
+        if current is None:
+            return {"skipped": "no promoted scoring model"}
+        ref, scorer = current
+        explained = scorer.explain(inputs["features"])
+        factors = explained.factors_json() | {"probability": round(explained.probability, 4)}
+        row = outputs.write_score(session, ctx.origin, purpose=PURPOSE, score=explained.score,
+                                  band=band(explained.score), factors=factors, model=ref)
+        if not repo.history_has_score(session, inputs["lead_id"], row.id):
+            repo.save_lead_score(session, inputs["lead_id"], score=int(row.score), model=ref, now=ctx.now,
+                                 factors=dict(row.factors) | {"agent_score_id": row.id})
+    return {"model": ref, "score": explained.score, "band": band(explained.score), "factors": factors}
+
+
+

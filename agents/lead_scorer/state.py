@@ -1,0 +1,14 @@
+"""What flows through the Lead Scorer graph."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class ScorerState(TypedDict, total=False):
+    inputs: dict[str, Any]
+    model: str | None
+    score: int
+    band: str
+    factors: dict[str, Any]
+    skipped: str

@@ -1,0 +1,123 @@
+"""The Lead Scorer agent on a committed database: cold start, scores with factors, idempotent re-runs, triggers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from agents import registry
+from agents.lead_scorer import agent_specs
+from agents.runtime import runs
+from agents.runtime.checkpoint import setup_checkpointer
+from agents.runtime.executor import execute_run
+from core.config import get_settings
+from core.db.engine import ensure_database, make_engine, resolve_url, session_scope
+from core.db.migrate import upgrade
+from core.models import AgentRun, AgentScore, Lead, LeadScoreHistory, OutboxEvent
+from core.models.scoring import ScoringModel
+from tests import factories
+from tests.lead_scoring_data import make_leads
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Engine]:
+    """A database of this module's own: the executor commits."""
+    settings = get_settings()
+    url = resolve_url(settings, database=f"{settings.database_name}_ls_{uuid.uuid4().hex[:8]}")
+    ensure_database(url)
+    upgrade(url)
+    setup_checkpointer(url)
+    eng = make_engine(url)
+    yield eng
+    eng.dispose()
+    admin = make_engine(url.set(database="postgres"))
+    with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def agents() -> Iterator[None]:
+    specs = agent_specs()
+    for spec in specs:
+        registry.register(spec)
+    yield
+    for spec in specs:
+        registry.unregister(spec.name)
+
+
+def _run(engine: Engine, lead_id: int) -> str:
+    with session_scope(engine) as session:
+        run = runs.create_run(session, "lead_scorer", "manual", "lead", lead_id)
+        assert run is not None
+        run_id = run.id
+    outcome = execute_run(run_id, now=NOW, engine=engine)
+    assert outcome.error is None
+    return outcome.status
+
+
+def _count(session: Session, model: type, *where: object) -> int:
+    return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)  # type: ignore[arg-type]
+
+
+def test_without_closed_leads_the_run_writes_no_score(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        lead_id = factories.lead(session, employees=50).id
+    assert _run(engine, lead_id) == "succeeded"
+    with session_scope(engine) as session:
+        assert _count(session, AgentScore) == 0 and _count(session, ScoringModel) == 0
+        run = session.scalars(select(AgentRun).order_by(AgentRun.id.desc()).limit(1)).one()
+        assert run.summary["outputs"]["scores"] == 0
+
+
+def test_cold_start_scores_with_naive_bayes_then_reruns_are_idempotent(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        make_leads(session, 80, seed=11)
+        lead_id = factories.lead(session, employees=1500, custom_fields={"site_visits": 11}).id
+    assert _run(engine, lead_id) == "succeeded"
+    with session_scope(engine) as session:
+        model = session.scalars(select(ScoringModel)).one()
+        assert (model.kind, model.status, model.version) == ("naive_bayes", "promoted", 1)
+        score = session.scalars(select(AgentScore).where(AgentScore.subject_id == lead_id)).one()
+        lead = session.get(Lead, lead_id)
+        assert lead is not None and lead.score == int(score.score) and lead.scored_at == NOW
+        assert score.model == "lead_score@1:naive_bayes" and score.band in ("hot", "warm", "cold")
+        assert lead.score_factors["raising"] and all("score)" in t for t in lead.score_factors["raising"])
+        assert len(lead.score_factors["raising"]) <= 3 and len(lead.score_factors["lowering"]) <= 3
+        history = session.scalars(select(LeadScoreHistory).where(LeadScoreHistory.lead_id == lead_id)).one()
+        assert history.score == lead.score and history.model == score.model
+
+    # The first run trained the model it scored with, so the promoted model is now part of the inputs.
+    assert _run(engine, lead_id) == "succeeded"
+    assert _run(engine, lead_id) == "skipped"
+    with session_scope(engine) as session:
+        assert _count(session, AgentScore, AgentScore.subject_id == lead_id) == 2
+        factories.activity(session, lead_id=lead_id, occurred_at=NOW)
+    assert _run(engine, lead_id) == "succeeded"
+    with session_scope(engine) as session:
+        assert _count(session, AgentScore, AgentScore.subject_id == lead_id) == 3
+        assert _count(session, LeadScoreHistory, LeadScoreHistory.lead_id == lead_id) == 3
+        last = session.scalars(select(AgentScore).where(AgentScore.subject_id == lead_id)
+                               .order_by(AgentScore.id.desc()).limit(1)).one()
+        lead = session.get(Lead, lead_id)
+        assert lead is not None and lead.score == int(last.score) and lead.score_factors["agent_score_id"] == last.id
+
+
+def test_triggers_are_lead_created_and_activities_on_leads(engine: Engine) -> None:
+    spec = registry.get("lead_scorer")
+    assert spec.events == ("lead.created", "activity.logged")
+    assert spec.event_subject(OutboxEvent(topic="lead.created", aggregate_type="lead", aggregate_id=7,
+                                          payload={})) == 7
+    assert spec.event_subject(OutboxEvent(topic="activity.logged", aggregate_type="activity", aggregate_id=3,
+                                          payload={"lead_id": 9})) == 9
+    assert spec.event_subject(OutboxEvent(topic="activity.logged", aggregate_type="activity", aggregate_id=3,
+                                          payload={"deal_id": 2})) is None
+    assert "lead_scorer" in {s.name for s in registry.for_topic("activity.logged")}
