@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 
@@ -16,15 +15,15 @@ from agents.runtime.checkpoint import setup_checkpointer
 from core.config import get_settings
 from core.db.engine import ensure_database, make_engine, resolve_url
 from core.db.migrate import upgrade
+from core.db.throwaway import drop_database, throwaway_database
 
 pytest_plugins = ("tests.llm_fixtures",)
 
 
-def _drop_database(url: URL) -> None:
-    admin = make_engine(url.set(database="postgres"))
-    with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
+def committing_engine(label: str) -> Iterator[Engine]:
+    """For module fixtures whose code commits and must be seen by other processes: a database of its own."""
+    with throwaway_database(label, prepare=setup_checkpointer) as (_url, engine):
+        yield engine
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +78,7 @@ def scratch_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[URL]:
     finally:
         get_engine.cache_clear()
         get_settings.cache_clear()
-        _drop_database(url)
+        drop_database(url)
 
 
 @pytest.fixture(scope="session")

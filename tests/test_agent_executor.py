@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
@@ -23,16 +22,15 @@ from sqlalchemy.orm import Session
 from agents import registry
 from agents.registry import AgentSpec
 from agents.runtime import runs
-from agents.runtime.checkpoint import setup_checkpointer
 from agents.runtime.context import RunContext
 from agents.runtime.executor import execute_run, resume_run
 from core.config import get_settings
-from core.db.engine import ensure_database, make_engine, resolve_url, session_scope
-from core.db.migrate import upgrade
+from core.db.engine import session_scope
 from core.errors import Conflict
 from core.models import AgentRun, AgentScore, AuditLog, LlmCall, Suggestion, Task
 from core.services import outputs
 from tests import factories, llm_mock
+from tests.conftest import committing_engine
 from tests.sample_agents import agent_specs, gather_lead_id
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -42,18 +40,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Engine]:
     """A database of this module's own: the executor commits, so the shared rolled-back one will not do."""
-    settings = get_settings()
-    url = resolve_url(settings, database=f"{settings.database_name}_rt_{uuid.uuid4().hex[:8]}")
-    ensure_database(url)
-    upgrade(url)
-    setup_checkpointer(url)
-    eng = make_engine(url)
-    yield eng
-    eng.dispose()
-    admin = make_engine(url.set(database="postgres"))
-    with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
+    yield from committing_engine("rt")
 
 
 class AskState(TypedDict, total=False):

@@ -25,13 +25,11 @@ from typer.testing import CliRunner
 
 from agents import registry
 from agents.runtime import runs
-from agents.runtime.checkpoint import setup_checkpointer
 from agents.runtime.executor import RunOutcome, execute_run
 from api.cli import main as cli_main
 from api.cli.approvals import app as approvals_cli
 from core.config import Settings, get_settings
-from core.db.engine import ensure_database, get_engine, make_engine, resolve_url, session_scope
-from core.db.migrate import upgrade
+from core.db.engine import get_engine, session_scope
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import AgentRun, Approval, AuditLog, Draft, LlmCall, MailMessage, ReviewFeedback, Task
 from core.models.enums import Role
@@ -39,6 +37,7 @@ from core.repositories import approvals as approval_repo
 from core.repositories import runs as runs_repo
 from core.services import approvals
 from tests import factories
+from tests.conftest import committing_engine
 from tests.llm_mock import ScriptedServer, llm_settings
 from tests.llm_mock import text as reply
 from tests.sample_agents import outreach_spec
@@ -56,18 +55,7 @@ EDITED = ("Hi Maria, I'm sorry the invoice PDFs went missing. Our engineers foun
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Engine]:
     """This module's own database: decisions commit and other processes must see them."""
-    settings = get_settings()
-    url = resolve_url(settings, database=f"{settings.database_name}_ap_{uuid.uuid4().hex[:8]}")
-    ensure_database(url)
-    upgrade(url)
-    setup_checkpointer(url)
-    eng = make_engine(url)
-    yield eng
-    eng.dispose()
-    admin = make_engine(url.set(database="postgres"))
-    with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
+    yield from committing_engine("ap")
 
 
 @pytest.fixture(scope="module", autouse=True)
