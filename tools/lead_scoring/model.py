@@ -14,7 +14,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold
 
 from tools.lead_scoring.features import FeatureSpace, Value, describe
 
@@ -22,6 +22,7 @@ PARAMS: dict[str, Any] = {"objective": "binary", "learning_rate": 0.03, "num_lea
                           "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1, "lambda_l2": 1.0,
                           "cat_smooth": 10, "verbose": -1, "num_threads": 2, "deterministic": True}
 MAX_ROUNDS = 1000
+CALIBRATION_FOLDS = 5
 NB_BINS = 5
 TOP_FACTORS = 3
 
@@ -62,7 +63,7 @@ def _top(names: list[str], row: dict[str, Value], contrib: np.ndarray) -> tuple[
 
 
 class GbmScorer:
-    """LightGBM over the feature space; probabilities calibrated by Platt scaling on rows the trees never saw."""
+    """LightGBM over the feature space; probabilities calibrated by Platt scaling on out-of-fold scores."""
 
     kind = "lightgbm"
 
@@ -71,19 +72,27 @@ class GbmScorer:
 
     @classmethod
     def train(cls, rows: list[dict[str, Value]], labels: np.ndarray, seed: int = 7) -> GbmScorer:
+        """Cross-fitted: each fold's trees score the rows they never saw, which fit the calibration and the
+        number of rounds; the final trees then learn from every row."""
         space = FeatureSpace.learn(rows)
-        fit_idx, cal_idx = train_test_split(np.arange(len(rows)), test_size=0.25, random_state=seed,
-                                            stratify=labels)
         matrix = space.encode(rows)
         params = PARAMS | {"seed": seed}
-        train_set = lgb.Dataset(matrix[fit_idx], labels[fit_idx], feature_name=space.names,
-                                categorical_feature=space.categorical, free_raw_data=False)
-        valid_set = lgb.Dataset(matrix[cal_idx], labels[cal_idx], reference=train_set)
-        booster = lgb.train(params, train_set, num_boost_round=MAX_ROUNDS, valid_sets=[valid_set],
-                            callbacks=[lgb.early_stopping(50, verbose=False)])
-        margin = np.asarray(booster.predict(matrix[cal_idx], raw_score=True, num_iteration=booster.best_iteration))
-        platt = LogisticRegression(C=1e6).fit(margin.reshape(-1, 1), labels[cal_idx])
-        return cls(space, booster, float(platt.coef_[0][0]), float(platt.intercept_[0]))
+        out_of_fold = np.zeros(len(rows))
+        rounds: list[int] = []
+        folds = StratifiedKFold(n_splits=CALIBRATION_FOLDS, shuffle=True, random_state=seed)
+        for fit_idx, cal_idx in folds.split(matrix, labels):
+            train_set = lgb.Dataset(matrix[fit_idx], labels[fit_idx], feature_name=space.names,
+                                    categorical_feature=space.categorical, free_raw_data=False)
+            valid_set = lgb.Dataset(matrix[cal_idx], labels[cal_idx], reference=train_set)
+            booster = lgb.train(params, train_set, num_boost_round=MAX_ROUNDS, valid_sets=[valid_set],
+                                callbacks=[lgb.early_stopping(50, verbose=False)])
+            out_of_fold[cal_idx] = np.asarray(booster.predict(matrix[cal_idx], raw_score=True,
+                                                              num_iteration=booster.best_iteration))
+            rounds.append(booster.best_iteration)
+        platt = LogisticRegression(C=1e6).fit(out_of_fold.reshape(-1, 1), labels)
+        full_set = lgb.Dataset(matrix, labels, feature_name=space.names, categorical_feature=space.categorical)
+        final = lgb.train(params, full_set, num_boost_round=max(1, round(float(np.mean(rounds)))))
+        return cls(space, final, float(platt.coef_[0][0]), float(platt.intercept_[0]))
 
     def probabilities(self, rows: list[dict[str, Value]]) -> np.ndarray:
         margin = np.asarray(self.booster.predict(self.space.encode(rows), raw_score=True))

@@ -1,0 +1,1 @@
+"""lead_scoring.v1: any leads CSV through the CRM's own import, the scoring model against the naive-Bayes baseline."""
