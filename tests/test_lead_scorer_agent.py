@@ -121,3 +121,10 @@ def test_triggers_are_lead_created_and_activities_on_leads(engine: Engine) -> No
     assert spec.event_subject(OutboxEvent(topic="activity.logged", aggregate_type="activity", aggregate_id=3,
                                           payload={"deal_id": 2})) is None
     assert "lead_scorer" in {s.name for s in registry.for_topic("activity.logged")}
+
+
+def test_a_sweep_covers_the_open_leads(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        open_id = factories.lead(session).id
+        subjects = registry.get("lead_scorer").subjects
+        assert subjects is not None and open_id in subjects(session, NOW)

@@ -17,6 +17,7 @@ from agents.runtime.context import RunContext
 from core.errors import InvalidInput, NotFound
 from core.models import OutboxEvent
 from core.repositories import lead_scoring as repo
+from core.repositories import leads as lead_repo
 from core.services import outputs
 from tools.lead_scoring import training
 from tools.lead_scoring.features import raw_features
@@ -46,6 +47,11 @@ def lead_of_event(event: OutboxEvent) -> int | None:
         lead_id = (event.payload or {}).get("lead_id")
         return int(lead_id) if lead_id else None
     return event.aggregate_id
+
+
+def open_leads(session: Session, now: datetime) -> list[int]:
+    """Leads still being worked: what `salesagents run lead_scorer --all` re-scores."""
+    return lead_repo.open_lead_ids(session)
 
 
 def band(score: int) -> str:
