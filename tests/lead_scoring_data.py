@@ -30,7 +30,7 @@ def make_leads(session: Session, count: int, *, seed: int = 3, open_share: float
                     custom_fields={"site_visits": visits, "newsletter": rng.random() < 0.5})
         if rng.random() >= open_share:
             if signal > 0:
-                lead.converted_at = NOW - timedelta(days=3)
+                lead.converted_at = NOW
                 lead.status = LeadStatus.qualified
             else:
                 lead.status = LeadStatus.disqualified

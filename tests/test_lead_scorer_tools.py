@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 import numpy as np
 import pytest
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
+from core.models import Activity, Lead
+from core.models.enums import ActivityKind, LeadStatus
 from core.models.scoring import ScoringModel
 from core.repositories import lead_scoring as repo
 from tests.lead_scoring_data import NOW, make_leads
@@ -37,6 +40,22 @@ def test_records_carry_custom_fields_activity_aggregates_and_outcome(session: Se
     closed = repo.lead_records(session, ids, closed_only=True)
     assert all(r["outcome"] in (0, 1) for r in closed) and len(closed) < 40
     assert "cf.site_visits" not in raw_features(some, NOW, frozenset({"site_visits"}))
+
+
+def test_closed_leads_count_only_activities_before_they_closed(session: Session) -> None:
+    lead = Lead(first_name="Ada", status=LeadStatus.qualified, converted_at=NOW - timedelta(days=5), campaign_id=None)
+    session.add(lead)
+    session.flush()
+    session.add_all([Activity(kind=ActivityKind.email, subject="before", lead_id=lead.id,
+                              occurred_at=NOW - timedelta(days=9)),
+                     Activity(kind=ActivityKind.email, subject="after", lead_id=lead.id,
+                              occurred_at=NOW - timedelta(days=1))])
+    session.flush()
+    record = repo.lead_records(session, [lead.id])[0]
+    assert record["closed_at"] == NOW - timedelta(days=5) and record["outcome"] == 1
+    assert record["activities"]["email"]["count"] == 1
+    features = raw_features(record, record["closed_at"])
+    assert features["act.email.days_since"] == 4.0 and features["campaign_id"] is None
 
 
 def test_feature_space_keeps_frequent_categories_and_encodes_rare_ones_together() -> None:

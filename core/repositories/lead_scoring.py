@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.models import Activity, Lead, LeadScoreHistory
@@ -20,9 +20,14 @@ LEAD_FIELDS = ("employees", "industry", "country", "city", "title", "source", "s
 
 def lead_records(session: Session, lead_ids: Sequence[int] | None = None, *,
                  closed_only: bool = False) -> list[dict[str, Any]]:
-    """Each lead's scoring fields, custom fields, outcome (1 converted, 0 disqualified, None open) and activities."""
+    """Each lead's scoring fields, custom fields, outcome (1 converted, 0 disqualified, None open) and activities.
+
+    A closed lead's activities count only up to when it closed (converted_at, or the last update of a
+    disqualified lead), so training sees what was known before the outcome.
+    """
     columns = [getattr(Lead, name) for name in LEAD_FIELDS]
-    stmt = select(Lead.id, Lead.custom_fields, Lead.converted_at, Lead.status, Lead.created_at, *columns)
+    stmt = select(Lead.id, Lead.custom_fields, Lead.converted_at, Lead.status, Lead.created_at, Lead.updated_at,
+                  *columns)
     if lead_ids is not None:
         stmt = stmt.where(Lead.id.in_(list(lead_ids)))
     if closed_only:
@@ -34,12 +39,17 @@ def lead_records(session: Session, lead_ids: Sequence[int] | None = None, *,
             else None
         records[mapping["id"]] = {
             "lead_id": mapping["id"], "outcome": outcome, "created_at": mapping["created_at"],
+            "closed_at": mapping["converted_at"] or (mapping["updated_at"] if outcome == 0 else None),
             "fields": {name: mapping[name] for name in LEAD_FIELDS},
             "custom": dict(mapping["custom_fields"] or {}), "activities": {},
         }
     if records:
+        closed_at = func.coalesce(Lead.converted_at,
+                                  case((Lead.status == LeadStatus.disqualified, Lead.updated_at)))
         agg = (select(Activity.lead_id, Activity.kind, func.count(Activity.id), func.max(Activity.occurred_at))
-               .where(Activity.lead_id.in_(list(records)))
+               .join(Lead, Lead.id == Activity.lead_id)
+               .where(Activity.lead_id.in_(list(records)),
+                      or_(closed_at.is_(None), Activity.occurred_at <= closed_at))
                .group_by(Activity.lead_id, Activity.kind))
         for lead_id, kind, count, last in session.execute(agg):
             records[int(lead_id or 0)]["activities"][str(kind)] = {"count": int(count), "last": last}

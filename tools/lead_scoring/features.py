@@ -22,6 +22,7 @@ OTHER = "(other)"
 # Identity fields: unique per lead, so they carry no signal; only whether they are present.
 PRESENCE_ONLY = ("email", "phone", "company_name")
 SKIPPED = ("title",)
+CATEGORICAL_IDS = ("campaign_id",)  # numbers that name something: categories, not quantities
 
 Value = float | str | None
 
@@ -45,6 +46,8 @@ def raw_features(record: dict[str, Any], now: datetime, exclude: frozenset[str] 
             continue
         if name in PRESENCE_ONLY:
             features[f"has_{name}"] = 1.0 if raw else 0.0
+        elif name in CATEGORICAL_IDS:
+            features[name] = None if raw is None else str(raw)
         else:
             features[name] = _value(raw)
     for key, raw in record["custom"].items():

@@ -53,7 +53,7 @@ def train_and_store(session: Session, now: datetime, *, name: str = MODEL_NAME,
     if len(labels) < MIN_CLOSED or min(positives, len(labels) - positives) < 5:
         raise InvalidInput("leads", f"{len(labels)} closed leads ({positives} converted): at least {MIN_CLOSED} "
                                     "with 5 of each outcome are needed to train a scoring model")
-    rows = [raw_features(r, now, exclude) for r in records]
+    rows = [raw_features(r, r["closed_at"] or now, exclude) for r in records]
     train_idx, test_idx = train_test_split(np.arange(len(rows)), test_size=HOLDOUT, random_state=SEED,
                                            stratify=labels)
     scorer = fit([rows[i] for i in train_idx], labels[train_idx])
