@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from agents import registry
 from agents.lead_scorer import agent_specs
+from agents.lead_scorer.nodes import delta
 from agents.runtime import runs
 from agents.runtime.checkpoint import setup_checkpointer
 from agents.runtime.executor import execute_run
@@ -109,6 +110,19 @@ def test_cold_start_scores_with_naive_bayes_then_reruns_are_idempotent(engine: E
                                .order_by(AgentScore.id.desc()).limit(1)).one()
         lead = session.get(Lead, lead_id)
         assert lead is not None and lead.score == int(last.score) and lead.score_factors["agent_score_id"] == last.id
+        previous = session.scalars(select(LeadScoreHistory).where(LeadScoreHistory.lead_id == lead_id)
+                                   .order_by(LeadScoreHistory.id)).all()[-2]
+        assert last.factors["delta"]["change"] == int(last.score) - previous.score
+        assert last.factors["delta"]["text"].startswith(f"{int(last.score) - previous.score:+d} since 2026-11-02")
+
+
+def test_delta_names_the_factors_that_newly_moved_the_score() -> None:
+    old = {"raising": ["Source: web (raises the score)"], "lowering": ["no call logged yet (lowers the score)"]}
+    new = {"raising": ["Source: web (raises the score)", "2 calls logged (raises the score)"], "lowering": []}
+    assert delta(40, NOW, old, 52, new) == {"change": 12, "since": NOW.isoformat(),
+                                            "text": "+12 since 2026-11-02: 2 calls logged"}
+    assert delta(52, NOW, new, 52, new)["text"] == "+0 since 2026-11-02"
+    assert delta(52, NOW, new, 45, old)["text"] == "-7 since 2026-11-02: no call logged yet"
 
 
 def test_triggers_are_lead_created_and_activities_on_leads(engine: Engine) -> None:

@@ -71,6 +71,23 @@ def choose_model(state: ScorerState, runtime: Runtime[RunContext]) -> ScorerStat
     return {"model": None}
 
 
+def _reason(text: str) -> str:
+    return text.rsplit(" (", 1)[0]
+
+
+def delta(old_score: int, old_at: datetime, old_factors: dict[str, Any], new_score: int,
+          new_factors: dict[str, Any]) -> dict[str, Any]:
+    """The change since the last score, with the factors that newly push in its direction."""
+    change = new_score - old_score
+    side = "raising" if change >= 0 else "lowering"
+    before = {_reason(t) for t in old_factors.get(side, [])}
+    reasons = [_reason(t) for t in new_factors.get(side, []) if _reason(t) not in before]
+    text = f"{change:+d} since {old_at:%Y-%m-%d}"
+    if change and reasons:
+        text += f": {', '.join(reasons)}"
+    return {"change": change, "since": old_at.isoformat(), "text": text}
+
+
 def score(state: ScorerState, runtime: Runtime[RunContext]) -> ScorerState:
     """Score with the promoted model; write the agent score, the lead's score and factors, and a history row."""
     if state.get("skipped"):
@@ -84,6 +101,9 @@ def score(state: ScorerState, runtime: Runtime[RunContext]) -> ScorerState:
         ref, scorer = current
         explained = scorer.explain(inputs["features"])
         factors = explained.factors_json() | {"probability": round(explained.probability, 4)}
+        previous = repo.last_history(session, inputs["lead_id"])
+        if previous is not None:
+            factors["delta"] = delta(previous.score, previous.scored_at, previous.factors, explained.score, factors)
         row = outputs.write_score(session, ctx.origin, purpose=PURPOSE, score=explained.score,
                                   band=band(explained.score), factors=factors, model=ref)
         if not repo.history_has_score(session, inputs["lead_id"], row.id):

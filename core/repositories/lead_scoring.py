@@ -96,3 +96,8 @@ def history_has_score(session: Session, lead_id: int, agent_score_id: int) -> bo
     stmt = select(LeadScoreHistory.id).where(LeadScoreHistory.lead_id == lead_id,
                                              LeadScoreHistory.factors.contains({"agent_score_id": agent_score_id}))
     return session.scalar(stmt.limit(1)) is not None
+
+
+def last_history(session: Session, lead_id: int) -> LeadScoreHistory | None:
+    return session.scalar(select(LeadScoreHistory).where(LeadScoreHistory.lead_id == lead_id)
+                          .order_by(LeadScoreHistory.id.desc()).limit(1))
