@@ -101,3 +101,8 @@ def history_has_score(session: Session, lead_id: int, agent_score_id: int) -> bo
 def last_history(session: Session, lead_id: int) -> LeadScoreHistory | None:
     return session.scalar(select(LeadScoreHistory).where(LeadScoreHistory.lead_id == lead_id)
                           .order_by(LeadScoreHistory.id.desc()).limit(1))
+
+
+def model_versions(session: Session, name: str) -> list[ScoringModel]:
+    return list(session.scalars(select(ScoringModel).where(ScoringModel.name == name)
+                                .order_by(ScoringModel.version)))
