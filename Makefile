@@ -21,7 +21,7 @@ test: install lint
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy core api agents evals benchmarks prompts
+	$(BIN)/mypy core api agents tools evals benchmarks prompts
 
 bench: install
 	$(BIN)/python -m benchmarks.run

@@ -26,6 +26,7 @@ def _register() -> None:
     from api.cli import embed as embed_cli
     from api.cli import evals as evals_cli
     from api.cli import importing as import_cli
+    from api.cli import lead_scoring as scoring_cli
     from api.cli import llm as llm_cli
     from api.cli import llm_usage
     from api.cli import prompts as prompts_cli
@@ -45,6 +46,7 @@ def _register() -> None:
     app.command("runs")(agents_cli.runs)
     app.add_typer(approvals_cli.app, name="approvals")
     app.add_typer(evals_cli.app, name="eval")
+    app.add_typer(scoring_cli.app, name="scoring")
     app.command("worker")(worker_cli.worker)
     app.command("beat")(worker_cli.beat)
     app.command("dispatch")(worker_cli.dispatch)
