@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -15,14 +14,12 @@ from agents import registry
 from agents.lead_scorer import agent_specs
 from agents.lead_scorer.nodes import delta
 from agents.runtime import runs
-from agents.runtime.checkpoint import setup_checkpointer
 from agents.runtime.executor import execute_run
-from core.config import get_settings
-from core.db.engine import ensure_database, make_engine, resolve_url, session_scope
-from core.db.migrate import upgrade
+from core.db.engine import session_scope
 from core.models import AgentRun, AgentScore, Lead, LeadScoreHistory, OutboxEvent
 from core.models.scoring import ScoringModel
 from tests import factories
+from tests.conftest import committing_engine
 from tests.lead_scoring_data import make_leads
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -31,18 +28,7 @@ NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Engine]:
     """A database of this module's own: the executor commits."""
-    settings = get_settings()
-    url = resolve_url(settings, database=f"{settings.database_name}_ls_{uuid.uuid4().hex[:8]}")
-    ensure_database(url)
-    upgrade(url)
-    setup_checkpointer(url)
-    eng = make_engine(url)
-    yield eng
-    eng.dispose()
-    admin = make_engine(url.set(database="postgres"))
-    with admin.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
+    yield from committing_engine("ls")
 
 
 @pytest.fixture(scope="module", autouse=True)
