@@ -50,6 +50,35 @@ def show_agent_runtime(settings: Settings) -> None:
     if not delivery.inline:
         console.print("   start `salesagents worker` and `salesagents beat` to run them on events and schedules",
                       soft_wrap=True)
+    if any(spec.name == "lead_scorer" for spec in registry.all_specs()):
+        score_open_leads()
+
+
+def score_open_leads() -> None:
+    """Show an agent at work: the Lead Scorer runs inline over the open leads (unchanged leads are skipped)."""
+    from datetime import UTC, datetime
+
+    from agents import registry
+    from agents.runtime import runs as run_service
+    from agents.runtime.executor import execute_run
+    from api.cli.main import console
+    from core.repositories import lead_scoring as lead_repo
+
+    spec = registry.get("lead_scorer")
+    now = datetime.now(UTC)
+    with session_scope() as session:
+        subjects = list(spec.subjects(session, now)) if spec.subjects else []
+        run_ids = [run.id for sid in subjects
+                   if (run := run_service.create_run(session, spec.name, "manual", spec.subject_type, sid))]
+    console.print(f"[bold]7.[/bold] Lead Scorer on {len(run_ids)} open leads (inline)")
+    outcomes = [execute_run(run_id) for run_id in run_ids]
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    console.print("   " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    with session_scope() as session:
+        for lead_id, name, score in lead_repo.hottest_leads(session, limit=5):
+            console.print(f"   lead {lead_id} {name}: score {score}")
 
 
 def start_chat_model(settings: Settings) -> None:

@@ -106,3 +106,13 @@ def last_history(session: Session, lead_id: int) -> LeadScoreHistory | None:
 def model_versions(session: Session, name: str) -> list[ScoringModel]:
     return list(session.scalars(select(ScoringModel).where(ScoringModel.name == name)
                                 .order_by(ScoringModel.version)))
+
+
+def hottest_leads(session: Session, limit: int = 5) -> list[tuple[int, str, int]]:
+    """Open scored leads, best first: (id, display name, score) for the demo and digests."""
+    name = func.concat_ws(" ", Lead.first_name, Lead.last_name, func.concat("(", Lead.company_name, ")"))
+    stmt = (select(Lead.id, name, Lead.score)
+            .where(Lead.score.is_not(None), Lead.converted_at.is_(None),
+                   Lead.status.in_([LeadStatus.new, LeadStatus.contacted]))
+            .order_by(Lead.score.desc(), Lead.id).limit(limit))
+    return [(int(i), str(n), int(s)) for i, n, s in session.execute(stmt).all()]
