@@ -60,8 +60,21 @@ def _metrics_table(run: Any) -> Table:
     return table
 
 
-@app.command()
-def run(suite: SuiteArg,
+def _run_custom(suite: str, extra: list[str], as_json: bool, refused: dict[str, bool]) -> None:
+    """A custom suite parses its own arguments; the prompt-suite options mean nothing to it."""
+    from evals.custom_suites import CUSTOM_SUITES, run_custom
+
+    given = [name for name, used in refused.items() if used]
+    if given:
+        raise InvalidInput(given[0], f"not an option of the custom suite {suite!r}, which takes its own arguments "
+                                     f"(`python -m {CUSTOM_SUITES[suite]} --help`)")
+    code = run_custom(suite, extra + (["--json"] if as_json else []))
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(ctx: typer.Context, suite: SuiteArg,
         prompt_version: Annotated[int | None, typer.Option(
             "--prompt-version", help="Prompt version to evaluate (default: production).")] = None,
         model: Annotated[str | None, typer.Option(
@@ -74,11 +87,23 @@ def run(suite: SuiteArg,
         baseline: Annotated[bool, typer.Option(
             "--baseline", help="Mark this run as its suite's baseline for the gate.")] = False,
         note: Annotated[str | None, typer.Option("--note", help="Why this run was made.")] = None) -> None:
-    """Run a suite, store its results and write its HTML report."""
+    """Run a suite, store its results and write its HTML report; a custom suite (lead_scorer, ...) gets the rest
+    of the arguments (e.g. --data FILE --target COLUMN --exclude COL,COL --seed N)."""
     from core.db.engine import session_scope
     from evals.base import SuiteUnavailable
+    from evals.custom_suites import custom_suite_names, is_custom
     from evals.runner import run_suite
+    from evals.suites import suite_ids
 
+    if is_custom(suite):
+        _run_custom(suite, list(ctx.args), as_json, {
+            "--prompt-version": prompt_version is not None, "--model": model is not None,
+            "--limit": limit is not None, "--scripted": scripted, "--baseline": baseline, "--note": note is not None})
+        return
+    if suite not in suite_ids():
+        raise InvalidInput("suite", f"unknown suite {suite!r}; known: {', '.join(suite_ids() + custom_suite_names())}")
+    if ctx.args:
+        raise InvalidInput("suite", f"unexpected arguments for {suite!r}: {' '.join(ctx.args)}")
     out, err = _consoles()
     try:
         with _progress(suite) as progress, session_scope() as session:
@@ -216,6 +241,7 @@ def list_suites(runs: Annotated[int, typer.Option("--runs", help="Recent runs to
     from core.db.engine import session_scope
     from core.repositories.evals import recent_runs
     from evals.base import SuiteUnavailable
+    from evals.custom_suites import CUSTOM_SUITES, custom_suite_names
     from evals.suites import get_suite, suite_ids
 
     out, _ = _consoles()
@@ -230,6 +256,8 @@ def list_suites(runs: Annotated[int, typer.Option("--runs", help="Recent runs to
         except SuiteUnavailable as exc:
             cases = f"[yellow]unavailable[/yellow]: {exc}"
         table.add_row(suite_id, suite.prompt_id, cases, suite.description)
+    for name in custom_suite_names():
+        table.add_row(name, "-", "own data", f"custom: {CUSTOM_SUITES[name]} (takes its own arguments)")
     out.print(table)
     with session_scope() as session:
         rows = recent_runs(session, limit=runs)
