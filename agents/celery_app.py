@@ -13,7 +13,7 @@ from celery.beat import PersistentScheduler
 from celery.signals import worker_process_init
 
 from agents import registry
-from agents.enqueue import CHECK_APPROVALS, DISPATCH_OUTBOX, SCHEDULE_AGENT, SWEEP
+from agents.enqueue import CHECK_APPROVALS, DISPATCH_OUTBOX, RETRAIN_LEAD_MODEL, SCHEDULE_AGENT, SWEEP
 from agents.schedules import cron_table, is_off, parse_cron
 from core.config import Settings, get_settings
 from core.errors import InvalidInput
@@ -21,6 +21,7 @@ from core.errors import InvalidInput
 QUEUE = "salesagents"
 APPROVAL_SLA_KEY = "approval_sla"
 SWEEP_KEY = "sweep_stuck_runs"
+LEAD_RETRAIN_KEY = "lead_model_retrain"
 HOUSEKEEPING_EXPIRES_S = 300
 
 
@@ -46,7 +47,8 @@ def time_limits(settings: Settings) -> tuple[float, float]:
 
 
 def beat_schedule(settings: Settings, scheduled_agents: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
-    """Cron entries for (agent, schedule key) pairs plus the SLA check, the sweeper and the outbox dispatcher."""
+    """Cron entries for (agent, schedule key) pairs plus the SLA check, the sweeper, the lead-model retraining and
+    the outbox dispatcher."""
     crons = cron_table(settings)
     expires = {"expires": settings.task_expires_s}
     entries: dict[str, dict[str, Any]] = {}
@@ -63,6 +65,11 @@ def beat_schedule(settings: Settings, scheduled_agents: list[tuple[str, str]]) -
             # Housekeeping: a backlog of identical checks is pointless, so they expire sooner.
             entries[key] = {"task": task, "schedule": parse_cron(crons[key], key),
                             "options": {"expires": min(settings.task_expires_s, HOUSEKEEPING_EXPIRES_S)}}
+    if LEAD_RETRAIN_KEY in crons and not is_off(crons[LEAD_RETRAIN_KEY]):
+        # Nightly: a retrain missed by hours is still worth doing, so it keeps the normal expiry.
+        entries[LEAD_RETRAIN_KEY] = {"task": RETRAIN_LEAD_MODEL,
+                                     "schedule": parse_cron(crons[LEAD_RETRAIN_KEY], LEAD_RETRAIN_KEY),
+                                     "options": expires}
     interval = settings.dispatch_interval_s
     if interval <= 0:
         raise InvalidInput("dispatch_interval_s", f"must be positive, got {interval}")

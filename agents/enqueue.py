@@ -25,6 +25,7 @@ DISPATCH_OUTBOX = "agents.dispatch_outbox"
 SCHEDULE_AGENT = "agents.schedule_agent"
 CHECK_APPROVALS = "agents.check_approvals"
 SWEEP = "agents.sweep"
+RETRAIN_LEAD_MODEL = "agents.retrain_lead_model"
 
 
 def celery_enqueue(app: Celery, settings: Settings | None = None) -> Enqueue:

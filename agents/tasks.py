@@ -13,6 +13,7 @@ from celery import Task, shared_task
 
 from agents import enqueue as queue
 from agents.dispatcher import dispatch_once
+from agents.lead_scorer.retrain import retrain
 from agents.runtime.executor import execute_run
 from agents.schedules import schedule_agent as schedule_runs_now
 from agents.sweeper import sweep as sweep_runs
@@ -46,3 +47,8 @@ def check_approvals() -> dict[str, Any]:
 def sweep(self: Task) -> dict[str, Any]:
     result = sweep_runs(queue.celery_enqueue(self.app))
     return {"failed": result.failed, "requeued": result.requeued, "enqueued": result.enqueued}
+
+
+@shared_task(name=queue.RETRAIN_LEAD_MODEL)
+def retrain_lead_model() -> dict[str, Any]:
+    return retrain()
