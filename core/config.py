@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     agent_modules: list[str] = Field(
         default_factory=lambda: ["agents.lead_scorer"],
         description='Modules whose `agent_specs()` register agents, JSON; e.g. ["agents.lead_scorer"].')
+    quote_followup_after_days: int = Field(
+        default=5, ge=1, description="A sent quote without an answer this many days gets a nudge (then every as many).")
+    quote_followup_after_days_by_pipeline: dict[str, int] = Field(
+        default_factory=dict, description='Per pipeline (by name) nudge delay in days, JSON; e.g. {"Enterprise": 10}.')
+    quote_followup_escalate_days: int = Field(
+        default=3, ge=0, description="A quote valid this many days or fewer gets a last nudge and an urgent task.")
     approval_escalate_after_min: int = Field(default=240, description="Unreviewed drafts escalate to the manager.")
     approval_expire_after_min: int = Field(default=4320, description="Unreviewed drafts expire (never sent).")
     mail_transport: str = Field(default="local", description="`local`: mail stays in mail_messages; `smtp`: sent.")
