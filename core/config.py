@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     agent_modules: list[str] = Field(
         default_factory=lambda: ["agents.lead_scorer"],
         description='Modules whose `agent_specs()` register agents, JSON; e.g. ["agents.lead_scorer"].')
+    lead_routing: Literal["off", "round_robin", "territory"] = Field(
+        default="round_robin",
+        description="Who gets an unassigned new lead: active reps in turn (round_robin), the reps of the territory "
+                    "listing the lead's country code, in turn (territory; any rep when none matches), or nobody.")
     quote_followup_after_days: int = Field(
         default=5, ge=1, description="A sent quote without an answer this many days gets a nudge (then every as many).")
     quote_followup_after_days_by_pipeline: dict[str, int] = Field(

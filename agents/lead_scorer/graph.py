@@ -14,9 +14,11 @@ from agents.runtime.context import RunContext
 
 def build_graph(checkpointer: Any) -> Any:
     graph = StateGraph(ScorerState, context_schema=RunContext)
+    graph.add_node("route", nodes.route)
     graph.add_node("choose_model", nodes.choose_model)
     graph.add_node("score", nodes.score)
-    graph.add_edge(START, "choose_model")
+    graph.add_edge(START, "route")
+    graph.add_edge("route", "choose_model")
     graph.add_edge("choose_model", "score")
     graph.add_edge("score", END)
     return graph.compile(checkpointer=checkpointer)

@@ -18,7 +18,7 @@ from core.errors import InvalidInput, NotFound
 from core.models import OutboxEvent
 from core.repositories import lead_scoring as repo
 from core.repositories import leads as lead_repo
-from core.services import outputs
+from core.services import lead_routing, outputs
 from tools.lead_scoring import training
 from tools.lead_scoring.features import raw_features
 
@@ -56,6 +56,15 @@ def open_leads(session: Session, now: datetime) -> list[int]:
 
 def band(score: int) -> str:
     return "hot" if score >= 70 else "warm" if score >= 40 else "cold"
+
+
+def route(state: ScorerState, runtime: Runtime[RunContext]) -> ScorerState:
+    """A new lead without an owner goes to a rep by the `lead_routing` setting; an owned lead keeps its owner."""
+    ctx = runtime.context
+    with ctx.transaction() as session:
+        routed = lead_routing.route_lead(session, state["inputs"]["lead_id"], ctx.settings.lead_routing,
+                                         actor=f"agent:{ctx.agent}")
+    return {"routing": {"owner_id": routed.owner_id, "rule": routed.rule}}
 
 
 def choose_model(state: ScorerState, runtime: Runtime[RunContext]) -> ScorerState:

@@ -12,3 +12,4 @@ class ScorerState(TypedDict, total=False):
     band: str
     factors: dict[str, Any]
     skipped: str
+    routing: dict[str, Any]
