@@ -14,6 +14,7 @@ from core.errors import InvalidInput
 CUSTOM_SUITES: dict[str, str] = {
     "lead_scorer": "evals.lead_scoring.__main__",
     "lead_scoring.v1": "evals.lead_scoring.__main__",
+    "auto_labeler": "evals.auto_labeler.__main__", "auto_labeler.v1": "evals.auto_labeler.__main__",
 }
 
 Main = Callable[[list[str]], int]
