@@ -84,7 +84,7 @@ class Settings(BaseSettings):
         },
         description='Cron expressions (UTC) per scheduled job, JSON; e.g. {"deal_coach": "0 8 * * 1-5"}.')
     agent_modules: list[str] = Field(
-        default_factory=lambda: ["agents.lead_scorer"],
+        default_factory=lambda: ["agents.lead_scorer", "agents.quote_followup"],
         description='Modules whose `agent_specs()` register agents, JSON; e.g. ["agents.lead_scorer"].')
     lead_routing: Literal["off", "round_robin", "territory"] = Field(
         default="round_robin",

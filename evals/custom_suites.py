@@ -15,6 +15,7 @@ CUSTOM_SUITES: dict[str, str] = {
     "lead_scorer": "evals.lead_scoring.__main__",
     "lead_scoring.v1": "evals.lead_scoring.__main__",
     "auto_labeler": "evals.auto_labeler.__main__", "auto_labeler.v1": "evals.auto_labeler.__main__",
+    "quote_followup": "evals.quote_followup.__main__", "quote_followup.v1": "evals.quote_followup.__main__",
 }
 
 Main = Callable[[list[str]], int]

@@ -3,8 +3,8 @@ scripted model, the scenario suite, and `salesagents run quote_followup --all` o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,14 +21,13 @@ from agents.quote_followup.nodes import due_quotes
 from agents.runtime import runs
 from agents.runtime.executor import RunOutcome, execute_run
 from api.cli import agents as agents_cli
+from api.cli.evals import app as evals_cli
 from core.config import Settings, get_settings
 from core.db.engine import session_scope
 from core.models import Approval, Draft, LlmCall, MailMessage, Pipeline, Task
 from core.models.enums import TaskPriority, TaskSource
 from core.services import approvals
 from evals.quote_followup.scenarios import Scenario, build, build_all, pipelines
-from evals.quote_followup.suite import run as run_suite
-from evals.quote_followup.suite import suite_settings
 from tests.conftest import committing_engine
 from tests.llm_mock import ScriptedServer, llm_settings
 from tests.llm_mock import text as reply
@@ -186,15 +185,18 @@ def test_a_quote_without_a_contact_email_gets_the_task_only(engine: Engine) -> N
         assert "no nudge was drafted" in (task.description or "")
 
 
-def test_the_scenario_suite_gets_exactly_the_expected_nudges_and_no_duplicates() -> None:
-    with suite_settings() as settings, contextmanager(committing_engine)("qfs") as engine:
-        result = run_suite(engine, NOW, settings.model_copy(update={"llm_budgets": {"quote_followup": {"per_run": 0}}}))
-    assert result.mismatches == []
-    assert result.nudges["precision"] == result.nudges["recall"] == 1.0 and result.nudges["expected"] >= 10
-    assert result.escalations["precision"] == result.escalations["recall"] == 1.0
-    assert result.window_accuracy == 1.0
-    assert (result.duplicates, result.repeated_run_outputs, result.due_after_runs) == (0, 0, 0)
-    assert result.llm_outcomes == {"over_budget": result.nudges["predicted"]}
+def test_the_scenario_suite_through_eval_run_gets_exactly_the_expected_nudges_and_no_duplicates() -> None:
+    result = CliRunner().invoke(evals_cli, ["run", "quote_followup", "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["mismatches"] == []
+    assert figures["nudges"]["precision"] == figures["nudges"]["recall"] == 1.0
+    assert figures["nudges"]["expected"] >= 10
+    assert figures["escalations"]["precision"] == figures["escalations"]["recall"] == 1.0
+    assert figures["window_accuracy"] == 1.0
+    assert (figures["duplicates"], figures["repeated_run_outputs"], figures["due_after_runs"]) == (0, 0, 0)
+    assert figures["llm_outcomes"] == {"over_budget": figures["nudges"]["predicted"]}
+    assert figures["mail_stored"] == figures["approved"] == figures["nudges"]["predicted"]
 
 
 @pytest.fixture
