@@ -20,11 +20,12 @@ from agents.quote_followup import agent_specs
 from agents.quote_followup.nodes import due_quotes
 from agents.runtime import runs
 from agents.runtime.executor import RunOutcome, execute_run
+from agents.schedules import schedule_runs
 from api.cli import agents as agents_cli
 from api.cli.evals import app as evals_cli
 from core.config import Settings, get_settings
 from core.db.engine import session_scope
-from core.models import Approval, Draft, LlmCall, MailMessage, Pipeline, Task
+from core.models import AgentRun, Approval, Draft, LlmCall, MailMessage, Pipeline, Task
 from core.models.enums import TaskPriority, TaskSource
 from core.services import approvals
 from evals.quote_followup.scenarios import Scenario, build, build_all, pipelines
@@ -237,3 +238,24 @@ def test_unknown_quote_fails_the_run_naming_it(engine: Engine) -> None:
     outcome = _execute(engine, 987654, NOW)
     assert outcome.status == "failed" and "quote" in (outcome.error or "")
 
+
+
+def test_the_daily_schedule_creates_one_run_per_due_quote_and_slot(engine: Engine) -> None:
+    later = NOW + timedelta(days=40)
+    settings = llm_settings(llm_budgets={"quote_followup": {"per_run": 0}})
+    with session_scope(engine) as session:
+        ids = pipelines_of(session)
+        due = build(session, Scenario("due", "nudge", "w1", sent_days_ago=5), later, ids, 40)
+        young = build(session, Scenario("young", "none", sent_days_ago=2), later, ids, 41)
+    with session_scope(engine) as session:
+        first = schedule_runs(session, "quote_followup", later, settings)
+        subjects = {r.subject_id for r in session.scalars(select(AgentRun).where(AgentRun.id.in_(first.run_ids)))}
+        assert due.quote_id in subjects and young.quote_id not in subjects
+        assert subjects == set(due_quotes(session, later))
+        assert first.slot == f"{later:%Y-%m-%d}T07:30Z"
+    with session_scope(engine) as session:
+        assert schedule_runs(session, "quote_followup", later, settings).run_ids == []  # same slot: nothing new
+    outcomes = [execute_run(run_id, now=later, engine=engine, settings=settings) for run_id in first.run_ids]
+    assert {o.status for o in outcomes} <= {"waiting_review", "succeeded"}, [o.error for o in outcomes]
+    with session_scope(engine) as session:
+        assert schedule_runs(session, "quote_followup", later + timedelta(days=1), settings).run_ids == []
