@@ -90,6 +90,10 @@ class Settings(BaseSettings):
         default="round_robin",
         description="Who gets an unassigned new lead: active reps in turn (round_robin), the reps of the territory "
                     "listing the lead's country code, in turn (territory; any rep when none matches), or nobody.")
+    lead_scorer_llm: bool = Field(
+        default=False,
+        description="Lead Scorer also reads BANT from a lead's notes and emails and writes the rep a rationale and "
+                    "next step with the model (one or two model calls per scored lead).")
     quote_followup_after_days: int = Field(
         default=5, ge=1, description="A sent quote without an answer this many days gets a nudge (then every as many).")
     quote_followup_after_days_by_pipeline: dict[str, int] = Field(

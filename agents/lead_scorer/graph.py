@@ -6,7 +6,7 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
-from agents.lead_scorer import nodes
+from agents.lead_scorer import llm, nodes
 from agents.lead_scorer.state import ScorerState
 from agents.registry import AgentSpec
 from agents.runtime.context import RunContext
@@ -15,12 +15,16 @@ from agents.runtime.context import RunContext
 def build_graph(checkpointer: Any) -> Any:
     graph = StateGraph(ScorerState, context_schema=RunContext)
     graph.add_node("route", nodes.route)
+    graph.add_node("extract_bant", llm.extract_bant)
     graph.add_node("choose_model", nodes.choose_model)
     graph.add_node("score", nodes.score)
+    graph.add_node("explain", llm.explain)
     graph.add_edge(START, "route")
-    graph.add_edge("route", "choose_model")
+    graph.add_edge("route", "extract_bant")
+    graph.add_edge("extract_bant", "choose_model")
     graph.add_edge("choose_model", "score")
-    graph.add_edge("score", END)
+    graph.add_edge("score", "explain")
+    graph.add_edge("explain", END)
     return graph.compile(checkpointer=checkpointer)
 
 

@@ -1,4 +1,4 @@
-"""Lead Scorer steps: gather the lead's features, pick the promoted model (training one at cold start), score.
+"""Lead Scorer steps: gather the lead's features, route it, pick the promoted model (training one at cold start), score.
 
 Inputs are computed as of the day (midnight UTC), so activity recency moves the input hash once a day and an
 unchanged lead is not re-scored the same day.
@@ -12,6 +12,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from sqlalchemy.orm import Session
 
+from agents.lead_scorer.llm import bant_source
 from agents.lead_scorer.state import ScorerState
 from agents.runtime.context import RunContext
 from core.errors import InvalidInput, NotFound
@@ -38,7 +39,7 @@ def gather(session: Session, lead_id: int | None, now: datetime) -> dict[str, An
     promoted = repo.promoted_model(session, training.MODEL_NAME)
     as_of = _as_of(now)
     return {"lead_id": lead_id, "as_of": as_of.isoformat(), "features": raw_features(records[0], as_of),
-            "model_id": promoted.id if promoted else None}
+            "model_id": promoted.id if promoted else None, "bant_source": bant_source(session, records[0]["lead_id"])}
 
 
 def lead_of_event(event: OutboxEvent) -> int | None:
@@ -108,7 +109,7 @@ def score(state: ScorerState, runtime: Runtime[RunContext]) -> ScorerState:
         if current is None:
             return {"skipped": "no promoted scoring model"}
         ref, scorer = current
-        explained = scorer.explain(inputs["features"])
+        explained = scorer.explain(state.get("features") or inputs["features"])  # BANT just read, if any
         factors = explained.factors_json() | {"probability": round(explained.probability, 4)}
         previous = repo.last_history(session, inputs["lead_id"])
         if previous is not None:

@@ -13,3 +13,6 @@ class ScorerState(TypedDict, total=False):
     factors: dict[str, Any]
     skipped: str
     routing: dict[str, Any]
+    features: dict[str, Any]
+    bant: dict[str, Any]
+    suggestion_id: int

@@ -116,3 +116,11 @@ def hottest_leads(session: Session, limit: int = 5) -> list[tuple[int, str, int]
                    Lead.status.in_([LeadStatus.new, LeadStatus.contacted]))
             .order_by(Lead.score.desc(), Lead.id).limit(limit))
     return [(int(i), str(n), int(s)) for i, n, s in session.execute(stmt).all()]
+
+
+def lead_texts(session: Session, lead_id: int, limit: int = 20) -> list[tuple[int, str]]:
+    """The lead's activities that carry words (notes, emails, call logs), newest first, as (id, subject + body)."""
+    stmt = (select(Activity.id, Activity.subject, Activity.body)
+            .where(Activity.lead_id == lead_id, Activity.body.is_not(None), func.length(Activity.body) > 0)
+            .order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(limit))
+    return [(int(row.id), f"{row.subject}: {row.body}") for row in session.execute(stmt)]
