@@ -84,7 +84,7 @@ class Settings(BaseSettings):
         },
         description='Cron expressions (UTC) per scheduled job, JSON; e.g. {"deal_coach": "0 8 * * 1-5"}.')
     agent_modules: list[str] = Field(
-        default_factory=lambda: ["agents.lead_scorer", "agents.quote_followup"],
+        default_factory=lambda: ["agents.lead_scorer", "agents.quote_followup", "agents.auto_labeler"],
         description='Modules whose `agent_specs()` register agents, JSON; e.g. ["agents.lead_scorer"].')
     lead_routing: Literal["off", "round_robin", "territory"] = Field(
         default="round_robin",
@@ -100,6 +100,11 @@ class Settings(BaseSettings):
         default_factory=dict, description='Per pipeline (by name) nudge delay in days, JSON; e.g. {"Enterprise": 10}.')
     quote_followup_escalate_days: int = Field(
         default=3, ge=0, description="A quote valid this many days or fewer gets a last nudge and an urgent task.")
+    auto_label_industries: list[str] = Field(
+        default_factory=lambda: ["Basic Materials", "Communication Services", "Consumer Cyclical",
+                                 "Consumer Defensive", "Energy", "Financial Services", "Healthcare", "Industrials",
+                                 "Real Estate", "Technology", "Utilities"],
+        description="Industry taxonomy the Auto-Labeler chooses from (accounts labeled with these teach it), JSON.")
     approval_escalate_after_min: int = Field(default=240, description="Unreviewed drafts escalate to the manager.")
     approval_expire_after_min: int = Field(default=4320, description="Unreviewed drafts expire (never sent).")
     mail_transport: str = Field(default="local", description="`local`: mail stays in mail_messages; `smtp`: sent.")

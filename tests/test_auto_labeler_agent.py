@@ -1,0 +1,144 @@
+"""The Auto-Labeler on a committed database: labels with confidence and source, a person's label kept, idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from agents import registry
+from agents.auto_labeler import agent_specs
+from agents.auto_labeler.nodes import account_of_event
+from agents.runtime import runs
+from agents.runtime.executor import execute_run
+from core.db.engine import session_scope
+from core.models import Account, AuditLog, Contact, OutboxEvent
+from core.models.enums import BuyingRole, SizeBand
+from tests import factories
+from tools.auto_labeler.rules import buying_role, engagement_level
+from tools.auto_labeler.store import merge, set_by_person
+from tools.auto_labeler.taxonomy import DEFAULT_SECTORS
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+BANKS = ["Takes deposits and lends mortgages to households.", "Checking accounts, credit cards and loans.",
+         "Commercial banking, deposits and wealth management.", "Retail bank with savings and consumer loans."]
+POWER = ["Generates and distributes electricity to homes.", "Operates power plants and an electric grid.",
+         "Delivers natural gas and electric power to customers.", "Regulated electric utility with wind generation."]
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Engine]:
+    from tests.conftest import committing_engine
+
+    yield from committing_engine("al")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def agents() -> Iterator[None]:
+    specs = agent_specs()
+    for spec in specs:
+        registry.register(spec)
+    yield
+    for spec in specs:
+        registry.unregister(spec.name)
+
+
+def _run(engine: Engine, account_id: int, now: datetime = NOW) -> str:
+    with session_scope(engine) as session:
+        run = runs.create_run(session, "auto_labeler", "manual", "account", account_id)
+        assert run is not None
+        run_id = run.id
+    outcome = execute_run(run_id, now=now, engine=engine)
+    assert outcome.error is None
+    return outcome.status
+
+
+def test_rules() -> None:
+    assert buying_role("VP of Sales").value == "decision_maker"  # type: ignore[union-attr]
+    assert buying_role("Chief Financial Officer").value == "decision_maker"  # type: ignore[union-attr]
+    assert buying_role("IT Procurement Manager").value == "influencer"  # type: ignore[union-attr]
+    assert buying_role("Software Engineer").value == "user"  # type: ignore[union-attr]
+    assert buying_role("  ") is None
+    assert [engagement_level(d, n).value for d, n in ((3, 6), (3, 2), (40, 2), (100, 1), (400, 0), (None, 0))] == [
+        "high", "medium", "medium", "low", "none", "none"]
+    assert list(DEFAULT_SECTORS) == registry.get_settings().auto_label_industries
+
+
+def test_merge_never_overwrites_a_person() -> None:
+    from tools.auto_labeler.rules import Label
+
+    typed, _ = merge({}, {"industry": "Energy"}, {"industry": Label("Utilities", 0.9, "embedding")}, 1, NOW)
+    assert typed["auto_labels"]["industry"]["source"] == "person"
+    assert typed["auto_labels"]["industry"]["value"] == "Energy"
+    ours, updates = merge({"x": 1}, {"industry": None}, {"industry": Label("Utilities", 0.9, "embedding")}, 2, NOW)
+    assert updates == {"industry": "Utilities"} and ours["x"] == 1
+    assert not set_by_person(ours["auto_labels"]["industry"], "Utilities")
+    assert set_by_person(ours["auto_labels"]["industry"], "Energy")  # someone changed the column since
+    again, updates = merge(ours, {"industry": "Utilities"}, {"industry": Label("Utilities", 0.95, "embedding")},
+                           3, NOW)
+    assert updates == {} and again == ours
+
+
+def test_account_and_contacts_labeled_with_confidence_and_source(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        for i, text in enumerate(BANKS):
+            factories.account(session, description=text, industry="Financial Services", name=f"Bank {i}")
+        for i, text in enumerate(POWER):
+            factories.account(session, description=text, industry="Utilities", name=f"Power {i}")
+        target = factories.account(session, description="A savings bank lending mortgages and deposits.",
+                                   employees=450)
+        ceo = factories.contact(session, account_id=target.id, title="CEO")
+        typed = factories.contact(session, account_id=target.id, title="Engineer", buying_role=BuyingRole.influencer)
+        for days in (1, 3, 5, 8, 10):
+            factories.activity(session, account_id=target.id, occurred_at=NOW - timedelta(days=days))
+        ids = target.id, ceo.id, typed.id
+    assert _run(engine, ids[0]) == "succeeded"
+    with session_scope(engine) as session:
+        account = session.get(Account, ids[0])
+        assert account is not None
+        assert account.industry == "Financial Services" and account.size_band == SizeBand.mid_market
+        labels = account.custom_fields["auto_labels"]
+        assert labels["industry"]["source"] == "embedding" and 0.4 <= labels["industry"]["confidence"] <= 1
+        assert labels["size_band"] == labels["size_band"] | {"value": "mid_market", "source": "rules"}
+        assert labels["engagement"]["value"] == "high"
+        ceo_row, typed_row = session.get(Contact, ids[1]), session.get(Contact, ids[2])
+        assert ceo_row is not None and typed_row is not None
+        assert ceo_row.buying_role == BuyingRole.decision_maker
+        assert ceo_row.custom_fields["auto_labels"]["buying_role"]["source"] == "rules"
+        assert typed_row.buying_role == BuyingRole.influencer  # a person's label, not the rule's "user"
+        assert typed_row.custom_fields["auto_labels"]["buying_role"]["source"] == "person"
+        audits = session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "auto_label"))
+    assert _run(engine, ids[0]) == "skipped"  # same inputs
+    assert _run(engine, ids[0], NOW + timedelta(days=1)) == "succeeded"  # a new day: engagement re-checked
+    with session_scope(engine) as session:
+        again = session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "auto_label"))
+        assert again == audits  # a new run, the same labels: nothing rewritten
+
+
+def test_a_person_changing_the_industry_is_never_overwritten(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        target = factories.account(session, description="Operates an electric grid and power plants.")
+        target_id = target.id
+    assert _run(engine, target_id) == "succeeded"
+    with session_scope(engine) as session:
+        account = session.get(Account, target_id)
+        assert account is not None and account.industry == "Utilities"
+        account.industry = "Energy"  # a person corrects it
+        account.description = "Operates an electric grid, power plants and gas pipelines."
+    assert _run(engine, target_id) == "succeeded"
+    with session_scope(engine) as session:
+        account = session.get(Account, target_id)
+        assert account is not None and account.industry == "Energy"
+        assert account.custom_fields["auto_labels"]["industry"]["value"] == "Utilities"
+
+
+def test_events_point_at_the_account() -> None:
+    assert account_of_event(OutboxEvent(topic="account.created", aggregate_type="account", aggregate_id=7,
+                                        payload={})) == 7
+    assert account_of_event(OutboxEvent(topic="contact.created", aggregate_type="contact", aggregate_id=9,
+                                        payload={"account_id": 7})) == 7
+    assert account_of_event(OutboxEvent(topic="contact.created", aggregate_type="contact", aggregate_id=9,
+                                        payload={"from_lead": 3})) is None
