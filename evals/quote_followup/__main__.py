@@ -1,8 +1,9 @@
-"""`salesagents eval run quote_followup [--model template|configured] [--json]`: the scenario suite's figures.
+"""`salesagents eval run quote_followup [--drafts template|model] [--json]`: the scenario suite's figures.
 
-Runs in a throwaway database (created, migrated, dropped). `--model template` (default) writes the nudges'
+Runs in a throwaway database (created, migrated, dropped). `--drafts template` (default) writes the nudges'
 text from the prompt's fallback template (a zero token budget: no model calls, fast and deterministic); with
-`configured` the configured model drafts them. Which quotes are nudged does not depend on the model.
+`model` the configured model drafts them (guarded, template on failure). Which quotes are nudged does not
+depend on the model.
 """
 
 from __future__ import annotations
@@ -48,12 +49,12 @@ def _print(result: QuoteFollowupResult, console: Console) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="salesagents eval run quote_followup", description=__doc__)
-    parser.add_argument("--model", choices=("template", "configured"), default="template")
+    parser.add_argument("--drafts", choices=("template", "model"), default="template")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     try:
         with suite_settings() as settings, throwaway_database("eval_qf", prepare=setup_checkpointer) as (_u, engine):
-            if args.model == "template":
+            if args.drafts == "template":
                 settings = settings.model_copy(update={"llm_budgets": {AGENT: {"per_run": 0}}})
             result = run(engine, NOW, settings)
     except CrmError as exc:
