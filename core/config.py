@@ -105,6 +105,10 @@ class Settings(BaseSettings):
                                  "Consumer Defensive", "Energy", "Financial Services", "Healthcare", "Industrials",
                                  "Real Estate", "Technology", "Utilities"],
         description="Industry taxonomy the Auto-Labeler chooses from (accounts labeled with these teach it), JSON.")
+    auto_labeler_llm: bool = Field(
+        default=False,
+        description="Auto-Labeler asks the model (choices limited to the taxonomy) for an account's industry when "
+                    "similar labeled accounts leave it unsure or there are too few of them.")
     approval_escalate_after_min: int = Field(default=240, description="Unreviewed drafts escalate to the manager.")
     approval_expire_after_min: int = Field(default=4320, description="Unreviewed drafts expire (never sent).")
     mail_transport: str = Field(default="local", description="`local`: mail stays in mail_messages; `smtp`: sent.")

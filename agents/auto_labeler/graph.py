@@ -6,7 +6,7 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
-from agents.auto_labeler import nodes
+import agents.auto_labeler.nodes as nodes
 from agents.auto_labeler.state import LabelerState
 from agents.registry import AgentSpec
 from agents.runtime.context import RunContext

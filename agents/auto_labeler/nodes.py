@@ -16,6 +16,7 @@ import numpy as np
 from langgraph.runtime import Runtime
 from sqlalchemy.orm import Session
 
+from agents.auto_labeler.llm import model_industry
 from agents.auto_labeler.state import LabelerState
 from agents.runtime.context import RunContext
 from core.config import get_settings
@@ -31,7 +32,7 @@ from tools.auto_labeler.taxonomy import size_band
 
 AGENT = "auto_labeler"
 MAX_EXAMPLES = 300  # labeled accounts embedded per run (about 40 s on 2 cores with the local model)
-MIN_CONFIDENCE = 0.4  # below this the industry is left for a person (the model fallback is not built yet)
+MIN_CONFIDENCE = 0.4  # below this the model is asked (settings.auto_labeler_llm), else a person decides
 
 
 def _as_of(now: datetime) -> datetime:
@@ -71,21 +72,22 @@ def all_accounts(session: Session, now: datetime) -> list[int]:
     return repo.account_ids(session)
 
 
-def industry_label(session: Session, account_id: int, description: str | None,
-                   industries: list[str]) -> tuple[Label | None, str | None]:
-    """The most probable industry from labeled accounts' descriptions, or why there is none."""
-    if not description or not description.strip():
-        return None, "industry: the account has no description"
+def industry_label(session: Session, account_id: int, description: str,
+                   industries: list[str]) -> tuple[Label | None, str | None, list[str]]:
+    """The most probable industry from labeled accounts' descriptions, or why there is none, and the top guesses."""
     examples = repo.labeled_examples(session, industries, account_id, MAX_EXAMPLES)
     if len(examples) < MIN_EXAMPLES or len({label for _, _, label in examples}) < 2:
-        return None, f"industry: only {len(examples)} labeled accounts to learn from (need {MIN_EXAMPLES}, 2+ kinds)"
+        return None, (f"industry: only {len(examples)} labeled accounts to learn from "
+                      f"(need {MIN_EXAMPLES}, 2+ kinds)"), []
     texts = [text for _, text, _ in examples]
     vectors = np.asarray(get_embedder().embed([*texts, description]))
     model = IndustryClassifier.fit(texts, vectors[:-1], [label for _, _, label in examples])
-    [(value, confidence)] = model.predict([description], vectors[-1:])
+    probs = model.probabilities([description], vectors[-1:])[0]
+    top = [str(model.classes[i]) for i in np.argsort(-probs)[:3]]
+    value, confidence = top[0], float(probs.max())
     if confidence < MIN_CONFIDENCE:
-        return None, f"industry: best guess {value} at {confidence:.2f} is below {MIN_CONFIDENCE}; left for a person"
-    return Label(value, confidence, "embedding"), None
+        return None, f"industry: best guess {value} at {confidence:.2f} is below {MIN_CONFIDENCE}", top
+    return Label(value, confidence, "embedding"), None, top
 
 
 def label(state: LabelerState, runtime: Runtime[RunContext]) -> LabelerState:
@@ -104,7 +106,14 @@ def label(state: LabelerState, runtime: Runtime[RunContext]) -> LabelerState:
             proposed["size_band"] = Label(band.value, 1.0, "rules")
         activity = inputs["activity"]
         proposed["engagement"] = engagement_level(activity["days_since_last"], activity["count_90d"])
-        industry, why = industry_label(session, account.id, account.description, inputs["industries"])
+        industry: Label | None = None
+        industries = list(ctx.settings.auto_label_industries)
+        if account.description and account.description.strip():
+            industry, why, top = industry_label(session, account.id, account.description, industries)
+            if industry is None and ctx.settings.auto_labeler_llm:
+                industry, why = model_industry(session, ctx, account.description, industries, top)
+        else:
+            why = "industry: the account has no description"
         if industry is not None:
             proposed["industry"] = industry
         if why:
