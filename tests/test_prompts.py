@@ -60,7 +60,7 @@ def test_packaged_prompts_parse_with_fallbacks() -> None:
     prompts = {p.prompt_id: p for p in registry.read_files()}
     assert set(prompts) >= {"nps_followup.draft", "deal_coach.next_step", "lead_scorer.explain"}
     for prompt in prompts.values():
-        if prompt.purpose == "extraction":  # validated against a schema (core.llm.structured), no text fallback
+        if prompt.purpose in ("extraction", "classification"):  # answers a schema (core.llm.structured)
             assert prompt.fallback_template is None
         else:
             assert prompt.fallback_template is not None and prompt.purpose == "drafting"
