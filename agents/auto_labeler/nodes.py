@@ -27,7 +27,7 @@ from core.repositories import auto_labels as repo
 from core.repositories import events
 from tools.auto_labeler.classifier import MIN_EXAMPLES, IndustryClassifier
 from tools.auto_labeler.rules import Label, buying_role, engagement_level
-from tools.auto_labeler.store import merge
+from tools.auto_labeler.store import merge, set_by_person, stored_labels
 from tools.auto_labeler.taxonomy import size_band
 
 AGENT = "auto_labeler"
@@ -107,8 +107,12 @@ def label(state: LabelerState, runtime: Runtime[RunContext]) -> LabelerState:
         activity = inputs["activity"]
         proposed["engagement"] = engagement_level(activity["days_since_last"], activity["count_90d"])
         industry: Label | None = None
+        why: str | None
         industries = list(ctx.settings.auto_label_industries)
-        if account.description and account.description.strip():
+        owned = set_by_person(stored_labels(account.custom_fields).get("industry"), account.industry)
+        if owned:
+            why = "industry: set by a person, kept"
+        elif account.description and account.description.strip():
             industry, why, top = industry_label(session, account.id, account.description, industries)
             if industry is None and ctx.settings.auto_labeler_llm:
                 industry, why = model_industry(session, ctx, account.description, industries, top)
