@@ -12,11 +12,13 @@ from sqlalchemy.engine import Engine
 from agents import registry
 from agents.auto_labeler import agent_specs
 from agents.auto_labeler.nodes import account_of_event
+from agents.dispatcher import dispatch_events
 from agents.runtime import runs
 from agents.runtime.executor import execute_run
 from core.db.engine import session_scope
-from core.models import Account, AuditLog, Contact, LlmCall, OutboxEvent
+from core.models import Account, AgentRun, AuditLog, Contact, LlmCall, OutboxEvent
 from core.models.enums import BuyingRole, SizeBand
+from core.services import engagement
 from tests import factories
 from tests.llm_mock import ScriptedServer, llm_settings, tool
 from tools.auto_labeler.rules import buying_role, engagement_level
@@ -177,3 +179,23 @@ def test_without_labeled_examples_the_model_picks_from_the_taxonomy_only(engine:
             "value": "Agriculture", "confidence": 0.5, "source": "model",
             "run_id": labeled.custom_fields["auto_labels"]["industry"]["run_id"], "at": None}
         assert unlabeled.industry is None and "industry" not in unlabeled.custom_fields["auto_labels"]
+
+
+def test_a_new_contact_event_labels_it_through_the_dispatcher(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        account_id = factories.account(session, employees=12).id
+        contact_id = engagement.create_contact(session, first_name="Ada", account_id=account_id,
+                                               title="Chief Technology Officer").id
+    with session_scope(engine) as session:
+        dispatched = dispatch_events(session, NOW, registry.get_settings())
+        created = session.scalars(select(AgentRun).where(AgentRun.id.in_(dispatched.run_ids),
+                                                         AgentRun.agent == "auto_labeler")).all()
+        assert [(r.subject_type, r.subject_id, r.trigger) for r in created] == [("account", account_id, "event")]
+        run_id = created[0].id
+    assert execute_run(run_id, now=NOW, engine=engine).status == "succeeded"
+    with session_scope(engine) as session:
+        contact = session.get(Contact, contact_id)
+        account = session.get(Account, account_id)
+        assert contact is not None and contact.buying_role == BuyingRole.decision_maker
+        assert account is not None and account.size_band == SizeBand.smb
+        assert account.custom_fields["auto_labels"]["engagement"]["value"] == "none"
