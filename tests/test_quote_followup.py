@@ -126,7 +126,7 @@ def test_a_nudge_waits_for_the_reps_approval_is_sent_once_and_the_next_window_nu
     with session_scope(engine) as session:
         [draft] = session.scalars(select(Draft).where(Draft.subject_id == built.quote_id)).all()
         assert (draft.status, draft.body, draft.prompt_ref, draft.fallback) == (
-            "pending_review", NUDGE, "quote_followup.nudge@1", False)
+            "pending_review", NUDGE, "quote_followup.nudge@2", False)
         assert draft.idempotency_key == f"quote_followup:quote:{built.quote_id}:nudge:w1"
         assert draft.recipient == "dana1@customer1.test"
         [task] = session.scalars(select(Task).where(Task.agent_run_id == first.run_id)).all()
