@@ -199,3 +199,17 @@ def test_a_new_contact_event_labels_it_through_the_dispatcher(engine: Engine) ->
         assert contact is not None and contact.buying_role == BuyingRole.decision_maker
         assert account is not None and account.size_band == SizeBand.smb
         assert account.custom_fields["auto_labels"]["engagement"]["value"] == "none"
+
+
+def test_only_labels_a_person_set_teach_the_classifier(engine: Engine) -> None:
+    from core.repositories import auto_labels
+
+    with session_scope(engine) as session:
+        examples = {i for i, _, _ in auto_labels.labeled_examples(session, list(DEFAULT_SECTORS), 0, 1000)}
+        accounts = session.scalars(select(Account).where(Account.industry.is_not(None))).all()
+        by_agent = {a.id for a in accounts if a.custom_fields.get("auto_labels", {}).get("industry", {}).get("source")
+                    == "embedding" and a.custom_fields["auto_labels"]["industry"]["value"] == a.industry}
+        corrected = {a.id for a in accounts if a.industry == "Energy" and a.description}
+    assert by_agent and corrected
+    assert not by_agent & examples
+    assert corrected <= examples  # the person's correction teaches

@@ -33,10 +33,16 @@ def activity_stats(session: Session, account_id: int, now: datetime) -> tuple[in
 
 def labeled_examples(session: Session, industries: Sequence[str], exclude_id: int,
                      limit: int) -> list[tuple[int, str, str]]:
-    """(id, description, industry) of other accounts whose industry is in the taxonomy, most recent first."""
+    """(id, description, industry) of other accounts a person labeled with the taxonomy, most recent first.
+
+    Industries the labeler itself wrote do not teach it (its mistakes would reinforce themselves).
+    """
+    ours = Account.custom_fields["auto_labels"]["industry"]
+    by_person = or_(ours["source"].astext.is_(None), ours["source"].astext == "person",
+                    ours["value"].astext != Account.industry)
     rows = session.execute(
         select(Account.id, Account.description, Account.industry)
-        .where(Account.industry.in_(list(industries)), Account.description.is_not(None),
+        .where(Account.industry.in_(list(industries)), by_person, Account.description.is_not(None),
                func.length(func.trim(Account.description)) > 0, Account.id != exclude_id)
         .order_by(Account.id.desc()).limit(limit)).all()
     return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
