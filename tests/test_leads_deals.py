@@ -35,6 +35,8 @@ def test_lead_conversion_carries_everything_over(session: Session) -> None:
     assert lead.status is LeadStatus.qualified and lead.converted_deal_id == result.deal.id
     topics = [e.topic for e in events.events_for(session, "lead", lead.id)]
     assert topics == ["lead.created", "lead.converted"]
+    [created] = events.events_for(session, "contact", result.contact.id)
+    assert created.payload == {"from_lead": lead.id, "account_id": result.account.id}  # the labeler needs the account
 
 
 def test_lead_cannot_be_converted_twice_or_when_disqualified(session: Session) -> None:

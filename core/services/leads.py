@@ -109,7 +109,8 @@ def convert_lead(session: Session, lead_id: int, *, account_id: int | None = Non
         session.add(ContactEmail(contact_id=contact.id, email=lead.email, is_primary=True))
     if lead.phone:
         session.add(ContactPhone(contact_id=contact.id, phone=lead.phone, is_primary=True))
-    events.add_event(session, "contact.created", "contact", contact.id, {"from_lead": lead.id})
+    events.add_event(session, "contact.created", "contact", contact.id,
+                     {"from_lead": lead.id, "account_id": account.id})
 
     deal = None
     if create_deal:
