@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 
+from agents import registry
+from agents.registry import AgentSpec
 from agents.runtime.checkpoint import setup_checkpointer
 from core.config import get_settings
 from core.db.engine import ensure_database, make_engine, resolve_url
@@ -18,6 +20,16 @@ from core.db.migrate import upgrade
 from core.db.throwaway import drop_database, throwaway_database
 
 pytest_plugins = ("tests.llm_fixtures",)
+
+
+def registered(specs: Iterable[AgentSpec]) -> Iterator[None]:
+    """For module fixtures: the given agents are registered while the module runs, and only then."""
+    specs = list(specs)
+    for spec in specs:
+        registry.register(spec)
+    yield
+    for spec in specs:
+        registry.unregister(spec.name)
 
 
 def committing_engine(label: str) -> Iterator[Engine]:

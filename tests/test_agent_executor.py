@@ -19,7 +19,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from agents import registry
 from agents.registry import AgentSpec
 from agents.runtime import runs
 from agents.runtime.context import RunContext
@@ -30,7 +29,7 @@ from core.errors import Conflict
 from core.models import AgentRun, AgentScore, AuditLog, LlmCall, Suggestion, Task
 from core.services import outputs
 from tests import factories, llm_mock
-from tests.conftest import committing_engine
+from tests.conftest import committing_engine, registered
 from tests.sample_agents import agent_specs, gather_lead_id
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -108,12 +107,7 @@ TEST_SPECS = (
 
 @pytest.fixture(scope="module", autouse=True)
 def agents() -> Iterator[None]:
-    specs = [*agent_specs(), *TEST_SPECS]
-    for spec in specs:
-        registry.register(spec)
-    yield
-    for spec in specs:
-        registry.unregister(spec.name)
+    yield from registered([*agent_specs(), *TEST_SPECS])
 
 
 def _new_run(engine: Engine, agent: str, **lead: Any) -> tuple[int, int]:

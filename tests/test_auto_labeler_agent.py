@@ -41,12 +41,9 @@ def engine() -> Iterator[Engine]:
 
 @pytest.fixture(scope="module", autouse=True)
 def agents() -> Iterator[None]:
-    specs = agent_specs()
-    for spec in specs:
-        registry.register(spec)
-    yield
-    for spec in specs:
-        registry.unregister(spec.name)
+    from tests.conftest import registered
+
+    yield from registered(agent_specs())
 
 
 def _run(engine: Engine, account_id: int, now: datetime = NOW) -> str:

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from agents import registry
 from agents.lead_scorer import agent_specs
 from agents.runtime import runs
 from agents.runtime.executor import execute_run
@@ -23,7 +22,7 @@ from core.models.identity import Territory
 from core.repositories.lead_routing import active_reps
 from core.services.lead_routing import country_code, route_lead
 from tests import factories
-from tests.conftest import committing_engine
+from tests.conftest import committing_engine, registered
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -88,12 +87,7 @@ def engine() -> Iterator[Engine]:
 
 @pytest.fixture(scope="module", autouse=True)
 def agents() -> Iterator[None]:
-    specs = agent_specs()
-    for spec in specs:
-        registry.register(spec)
-    yield
-    for spec in specs:
-        registry.unregister(spec.name)
+    yield from registered(agent_specs())
 
 
 def test_the_lead_scorer_routes_a_new_unassigned_lead_on_its_run(engine: Engine) -> None:

@@ -19,7 +19,7 @@ from core.db.engine import session_scope
 from core.models import AgentRun, AgentScore, Lead, LeadScoreHistory, OutboxEvent
 from core.models.scoring import ScoringModel
 from tests import factories
-from tests.conftest import committing_engine
+from tests.conftest import committing_engine, registered
 from tests.lead_scoring_data import make_leads
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -33,12 +33,7 @@ def engine() -> Iterator[Engine]:
 
 @pytest.fixture(scope="module", autouse=True)
 def agents() -> Iterator[None]:
-    specs = agent_specs()
-    for spec in specs:
-        registry.register(spec)
-    yield
-    for spec in specs:
-        registry.unregister(spec.name)
+    yield from registered(agent_specs())
 
 
 def _run(engine: Engine, lead_id: int) -> str:

@@ -29,7 +29,7 @@ from core.models import AgentRun, Approval, Draft, LlmCall, MailMessage, Pipelin
 from core.models.enums import TaskPriority, TaskSource
 from core.services import approvals
 from evals.quote_followup.scenarios import Scenario, build, build_all, pipelines
-from tests.conftest import committing_engine
+from tests.conftest import committing_engine, registered
 from tests.llm_mock import ScriptedServer, llm_settings
 from tests.llm_mock import text as reply
 from tools.quote_followup.selection import after_days, decide
@@ -87,12 +87,7 @@ def engine() -> Iterator[Engine]:
 
 @pytest.fixture(scope="module", autouse=True)
 def agent() -> Iterator[None]:
-    specs = [s for s in agent_specs() if s.name not in {x.name for x in registry.all_specs()}]
-    for spec in specs:
-        registry.register(spec)
-    yield
-    for spec in specs:
-        registry.unregister(spec.name)
+    yield from registered([s for s in agent_specs() if s.name not in {x.name for x in registry.all_specs()}])
 
 
 def _execute(engine: Engine, quote_id: int, now: datetime, server: ScriptedServer | None = None,

@@ -15,6 +15,7 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
+from core.db.engine import transaction
 from core.errors import InvalidInput
 from core.services.outputs import Origin
 
@@ -41,12 +42,5 @@ class RunContext:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One committed unit of work for one node (rolled back if the node raises)."""
-        session = self.session_factory()
-        try:
+        with transaction(self.session_factory) as session:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()

@@ -28,7 +28,7 @@ from agents.runtime import runs
 from agents.runtime.checkpoint import open_checkpointer
 from agents.runtime.context import RunContext
 from core.config import Settings, get_settings
-from core.db.engine import get_engine
+from core.db.engine import get_engine, transaction
 from core.errors import Conflict, CrmError, InvalidInput
 from core.models import AgentRun
 from core.repositories import runs as runs_repo
@@ -86,15 +86,8 @@ class _Runner:
 
     @contextmanager
     def tx(self) -> Iterator[Session]:
-        session = self.sessions()
-        try:
+        with transaction(self.sessions) as session:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     def context(self, run: AgentRun, hash_: str) -> RunContext:
         return RunContext(run_id=run.id, agent=run.agent, subject_type=run.subject_type or "",

@@ -54,7 +54,14 @@ def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
 @contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     """One transaction for one unit of work: commit on success, roll back on any error."""
-    session = session_factory(engine)()
+    with transaction(session_factory(engine)) as session:
+        yield session
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """The same unit of work on a given session factory (agent nodes and the executor hold their own)."""
+    session = factory()
     try:
         yield session
         session.commit()
