@@ -25,8 +25,8 @@ from api.cli import agents as agents_cli
 from api.cli.evals import app as evals_cli
 from core.config import Settings, get_settings
 from core.db.engine import session_scope
-from core.models import AgentRun, Approval, Draft, LlmCall, MailMessage, Pipeline, Task
-from core.models.enums import TaskPriority, TaskSource
+from core.models import Account, AgentRun, Approval, Draft, LlmCall, MailMessage, Pipeline, Quote, Task, User
+from core.models.enums import Role, TaskPriority, TaskSource
 from core.services import approvals
 from evals.quote_followup.scenarios import Scenario, build, build_all, pipelines
 from tests.conftest import committing_engine, registered
@@ -149,6 +149,24 @@ def test_a_nudge_waits_for_the_reps_approval_is_sent_once_and_the_next_window_nu
         keys = session.scalars(select(Draft.idempotency_key).where(Draft.subject_id == built.quote_id)
                                .order_by(Draft.id)).all()
         assert [k.rsplit(":", 1)[1] for k in keys] == ["w1", "w2"]
+
+
+def test_the_quotes_rep_reviews_the_nudge_even_when_the_account_has_a_csm(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        built = build(session, Scenario("sent 6 days ago", "nudge", "w1", sent_days_ago=6), NOW,
+                      pipelines_of(session), 60)
+        csm = User(email="csm60@seller.test", full_name="Casey CSM", role=Role.csm)
+        session.add(csm)
+        session.flush()
+        account_id = session.get_one(Quote, built.quote_id).account_id
+        session.get_one(Account, account_id).csm_id = csm.id
+        csm_id = csm.id
+    outcome = _execute(engine, built.quote_id, NOW, ScriptedServer(reply(NUDGE)))
+    assert outcome.status == "waiting_review", outcome.error
+    with session_scope(engine) as session:
+        approval = session.scalars(select(Approval).join(Draft, Draft.id == Approval.draft_id)
+                                   .where(Draft.subject_id == built.quote_id)).one()
+        assert approval.reviewer_id == built.rep_id != csm_id
 
 
 def test_near_validity_escalates_and_a_discount_never_reaches_the_draft(engine: Engine) -> None:

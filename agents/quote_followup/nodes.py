@@ -128,12 +128,13 @@ def draft(state: FollowupState, runtime: Runtime[RunContext]) -> FollowupState:
 
 
 def review(state: FollowupState, runtime: Runtime[RunContext]) -> FollowupState:
-    """Nothing reaches the customer before the rep approves (or edits) the nudge."""
+    """Nothing reaches the customer before the quote's rep approves (or edits) the nudge; unassigned quote: the CSM."""
     inputs, text = state["inputs"], state["draft"]
     ctx = replace(runtime.context, input_hash=inputs["window"])
     applied = propose_draft(ctx, purpose=NUDGE, recipient=inputs["email"], subject=f"Your quote {inputs['number']}",
                             body=text["body"], contact_id=inputs["contact_id"], account_id=inputs["account_id"],
                             prompt_ref=text["prompt_ref"], model=text["model"], fallback=text["fallback"],
+                            reviewer_id=inputs["rep_id"],
                             context={"situation": f"quote {inputs['number']} unanswered for {inputs['age_days']} "
                                                   f"days, window {inputs['window']}",
                                      "quote_id": inputs["quote_id"], "window": inputs["window"]})

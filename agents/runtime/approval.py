@@ -28,7 +28,7 @@ from core.services.approvals import Applied
 def propose_draft(ctx: RunContext, *, purpose: str, recipient: str, subject: str, body: str,
                   contact_id: int | None = None, account_id: int | None = None, prompt_ref: str | None = None,
                   model: str | None = None, fallback: bool = False,
-                  context: dict[str, Any] | None = None) -> Applied:
+                  context: dict[str, Any] | None = None, reviewer_id: int | None = None) -> Applied:
     """Ask a person to review a message that would leave the company; returns what their decision did.
 
     `context` should hold a one-line `situation` (what the draft answers): reviewer feedback is found by it.
@@ -37,7 +37,7 @@ def propose_draft(ctx: RunContext, *, purpose: str, recipient: str, subject: str
         draft, approval = approvals.request_review(
             session, ctx.origin, now=ctx.now, settings=ctx.settings, purpose=purpose, recipient=recipient,
             subject=subject, body=body, contact_id=contact_id, account_id=account_id, prompt_ref=prompt_ref,
-            model=model, fallback=fallback, context=context)
+            model=model, fallback=fallback, context=context, reviewer_id=reviewer_id)
         approval_id, status, owner = approval.id, approval.status, approval.run_id
         payload = {"approval_id": approval.id, "draft_id": draft.id, "reviewer_id": approval.reviewer_id,
                    "recipient": draft.recipient, "subject": draft.subject}

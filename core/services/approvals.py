@@ -80,8 +80,12 @@ def reviewer_for(session: Session, *, account_id: int | None, contact_id: int | 
 def request_review(session: Session, origin: Origin, *, now: datetime, settings: Settings | None = None,
                    purpose: str, recipient: str, subject: str, body: str, contact_id: int | None = None,
                    account_id: int | None = None, prompt_ref: str | None = None, model: str | None = None,
-                   fallback: bool = False, context: dict[str, Any] | None = None) -> tuple[Draft, Approval]:
-    """The draft (pending_review) and its approval with due and expiry times; the same call again finds both."""
+                   fallback: bool = False, context: dict[str, Any] | None = None,
+                   reviewer_id: int | None = None) -> tuple[Draft, Approval]:
+    """The draft (pending_review) and its approval with due and expiry times; the same call again finds both.
+
+    `reviewer_id` names who reviews (e.g. the quote's rep); unset, the account's CSM or owner does (`reviewer_for`).
+    """
     OutgoingMail(0, recipient, subject, body).checked()
     s = settings or get_settings()
     draft = outputs.write_draft(session, origin, purpose=purpose, recipient=recipient, subject=subject, body=body,
@@ -89,7 +93,8 @@ def request_review(session: Session, origin: Origin, *, now: datetime, settings:
                                 context=context)
     if account_id is None and origin.subject_type == "account":
         account_id = origin.subject_id
-    reviewer_id = reviewer_for(session, account_id=account_id, contact_id=contact_id)
+    if reviewer_id is None:
+        reviewer_id = reviewer_for(session, account_id=account_id, contact_id=contact_id)
     approval, created = repo.insert_once(
         session, draft_id=draft.id, run_id=origin.run_id, reviewer_id=reviewer_id, status="pending",
         due_at=now + timedelta(minutes=s.approval_escalate_after_min),

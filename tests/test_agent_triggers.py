@@ -1,0 +1,150 @@
+"""Every real agent through its real trigger: an outbox event or a beat tick, Redis, a Celery worker, the database.
+
+The agent tests call the executor directly; these prove the same agents are wired to the topics and schedules a
+deployment relies on (the spec's `events`/`schedule`, the dispatcher, the worker's task), and that a second
+dispatch or tick on unchanged data creates no new run and no new output. The worker is a real Celery worker (solo
+pool, in a thread) on its own Redis database; drafting agents talk to the embedded local model.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from celery import Celery
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from sqlalchemy import func, select
+
+from agents.celery_app import create_app
+from agents.enqueue import DISPATCH_OUTBOX, SCHEDULE_AGENT
+from core.config import get_settings
+from core.db.engine import session_scope
+from core.llm.factory import ModelConfig
+from core.models import AgentRun, AgentScore, Approval, Contact, Draft, OutboxEvent, Task
+from core.services import engagement
+from evals.quote_followup.scenarios import Scenario, build, pipelines
+from tests import factories
+from tests.celery_support import BrokerSpace, wait_for
+from tests.lead_scoring_data import make_leads
+
+pytest_plugins = ("tests.celery_fixtures", "tests.llm_fixtures")
+
+REAL_AGENTS = '["agents.lead_scorer", "agents.quote_followup", "agents.auto_labeler"]'
+DONE = ("succeeded", "failed", "skipped", "waiting_review")
+
+
+class Finished:
+    """Tasks the worker finished, by name (Celery's own task_postrun signal)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, sender: Any = None, task: Any = None, **_: Any) -> None:
+        with self.lock:
+            self.counts[task.name] += 1
+
+    def count(self, name: str) -> int:
+        with self.lock:
+            return self.counts[name]
+
+
+FINISHED = Finished()
+
+
+@pytest.fixture
+def worker(scratch_db: object, broker: BrokerSpace, local_llm: ModelConfig,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[Celery]:
+    monkeypatch.setenv("SALESAGENTS_AGENT_MODULES", REAL_AGENTS)
+    monkeypatch.setenv("SALESAGENTS_EVENT_DEBOUNCE_S", "0")
+    get_settings.cache_clear()
+    app = create_app(get_settings())
+    task_postrun.connect(FINISHED, weak=False)
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=60):
+            yield app
+    finally:
+        task_postrun.disconnect(FINISHED)
+        get_settings.cache_clear()
+
+
+def _send_and_wait(app: Celery, name: str, *args: str) -> None:
+    before = FINISHED.count(name)
+    app.send_task(name, args=list(args), expires=60)
+    wait_for(lambda: FINISHED.count(name) > before, 60, f"the worker to finish {name}")
+
+
+def _runs(agent: str) -> list[AgentRun]:
+    with session_scope() as session:
+        return list(session.scalars(select(AgentRun).where(AgentRun.agent == agent).order_by(AgentRun.id)))
+
+
+def _settled(agent: str, count: int) -> Callable[[], list[AgentRun] | None]:
+    def check() -> list[AgentRun] | None:
+        runs = _runs(agent)
+        return runs if len(runs) >= count and all(r.status in DONE for r in runs) else None
+    return check
+
+
+def _dispatch_twice(app: Celery, agent: str) -> AgentRun:
+    """Dispatch, wait for the one run, dispatch again: the event is consumed, no second run appears."""
+    app.send_task(DISPATCH_OUTBOX, expires=60)
+    (run,) = wait_for(_settled(agent, 1), 120, f"the {agent} run of the event")
+    _send_and_wait(app, DISPATCH_OUTBOX)  # the event is dispatched: a second pass finds nothing to do
+    assert _dispatched_all()
+    assert [r.id for r in _runs(agent)] == [run.id]
+    return run
+
+
+def _dispatched_all() -> bool:
+    with session_scope() as session:
+        return not session.scalar(select(func.count()).select_from(OutboxEvent)
+                                  .where(OutboxEvent.dispatched_at.is_(None)))
+
+
+def test_a_new_lead_is_scored_by_the_lead_scorer_through_the_worker(worker: Celery) -> None:
+    with session_scope() as session:
+        make_leads(session, 80, seed=11)  # closed history (no events: backfill) to train the first model from
+        lead_id = factories.lead(session, employees=1500, custom_fields={"site_visits": 11}).id
+    run = _dispatch_twice(worker, "lead_scorer")
+    assert (run.status, run.trigger, run.subject_id) == ("succeeded", "event", lead_id), run.error
+    with session_scope() as session:
+        scores = session.scalars(select(AgentScore).where(AgentScore.run_id == run.id)).all()
+        assert [(s.subject_type, s.subject_id) for s in scores] == [("lead", lead_id)]
+        assert 0 <= float(scores[0].score) <= 100
+
+
+def test_a_new_contact_is_labeled_by_the_auto_labeler_through_the_worker(worker: Celery) -> None:
+    with session_scope() as session:
+        account_id = factories.account(session, employees=1200).id
+        contact_id = engagement.create_contact(session, first_name="Vera", last_name="Chief",
+                                               title="Chief Financial Officer", account_id=account_id).id
+    run = _dispatch_twice(worker, "auto_labeler")
+    assert (run.status, run.trigger, run.subject_type, run.subject_id) == (
+        "succeeded", "event", "account", account_id), run.error
+    with session_scope() as session:
+        contact = session.get_one(Contact, contact_id)
+        assert contact.buying_role is not None
+        assert contact.custom_fields["auto_labels"]["buying_role"]["source"] == "rules"
+
+
+def test_the_daily_quote_follow_up_tick_drafts_one_nudge_with_the_local_model(worker: Celery) -> None:
+    now = datetime.now(UTC)
+    with session_scope() as session:
+        built = build(session, Scenario("sent 6 days ago", "nudge", "w1", sent_days_ago=6), now, pipelines(session), 1)
+    worker.send_task(SCHEDULE_AGENT, args=["quote_followup"], expires=60)
+    (run,) = wait_for(_settled("quote_followup", 1), 240, "the scheduled quote follow-up run")
+    assert (run.status, run.trigger, run.subject_id) == ("waiting_review", "schedule", built.quote_id), run.error
+    assert run.llm_calls >= 1 and run.model
+    _send_and_wait(worker, SCHEDULE_AGENT, "quote_followup")  # the same slot again: nothing new
+    assert [r.id for r in _runs("quote_followup")] == [run.id]
+    with session_scope() as session:
+        (draft,) = session.scalars(select(Draft).where(Draft.run_id == run.id)).all()
+        approval = session.scalars(select(Approval).where(Approval.draft_id == draft.id)).one()
+        assert (draft.status, approval.status, approval.reviewer_id) == ("pending_review", "pending", built.rep_id)
+        assert session.scalar(select(func.count()).select_from(Task).where(Task.agent_run_id == run.id)) == 1
