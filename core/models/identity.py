@@ -31,3 +31,5 @@ class User(IdMixin, TimestampMixin, Base):
     territory_id: Mapped[int | None] = mapped_column(ForeignKey("territories.id"), index=True)
     manager_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
     active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    # argon2 hash (migration 0007); deferred so only sign-in code ever loads it. None: cannot sign in by password.
+    password_hash: Mapped[str | None] = mapped_column(String(255), deferred=True)

@@ -1,0 +1,23 @@
+"""`salesagents api`: serve the REST API with uvicorn (the app is built by api.app.create_app)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def api(host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", help="TCP port.", min=1, max=65535)] = 8000,
+        workers: Annotated[int, typer.Option("--workers", help="Worker processes.", min=1, max=64)] = 1,
+        reload: Annotated[bool, typer.Option("--reload", help="Restart on code changes (development).")]
+        = False) -> None:
+    """Run the API (OpenAPI docs at /docs, spec at /openapi.json, metrics at /metrics)."""
+    import uvicorn
+
+    from core.config import get_settings
+    from core.db.engine import ensure_database, resolve_url
+
+    ensure_database(resolve_url(get_settings()))
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, reload=reload,
+                proxy_headers=True)

@@ -1,0 +1,13 @@
+"""Routers of the REST API, one module per area; api.app.create_app mounts them all."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def all_routers() -> list[APIRouter]:
+    """The API routers, imported when the app is built (not when this package is imported)."""
+    from api.routes import accounts, admin, agents, approvals, deals, engagement, leads
+
+    return [accounts.router, leads.router, leads.public, deals.router, engagement.router, agents.router,
+            approvals.router, admin.router, admin.imports]
