@@ -123,5 +123,5 @@ def record_payment(session: Session, invoice_id: int, amount: Decimal, paid_on: 
         invoice.status = InvoiceStatus.paid
     session.flush()
     events.add_event(session, "payment.received", "invoice", invoice.id,
-                     {"amount": str(amount), "paid_in_full": amount == balance})
+                     {"amount": str(amount), "paid_in_full": amount == balance, "account_id": invoice.account_id})
     return payment

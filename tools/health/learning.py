@@ -1,0 +1,169 @@
+"""Health weights learned from churn history: logistic regression on the signal sub-scores with the weights held
+non-negative, normalized to sum 1, so the learned score is still the same explainable weighted sum.
+
+A higher sub-score must never make churn more likely: a signal the data finds useless (or backwards) gets
+weight 0 instead of a negative one, and the admin sees the weights (`salesagents health weights`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+from sqlalchemy.orm import Session
+
+from core.config import Settings
+from core.errors import InvalidInput
+from core.models.scoring import ScoringModel
+from core.repositories import health as repo
+from core.repositories import lead_scoring as models_repo
+from tools.health.scoring import Weights, raw_score, settings_weights
+from tools.health.signals import SIGNAL_NAMES, Facts, read_all
+
+MODEL_NAME = "health_weights"
+KIND = "health_weights"
+SEED = 42
+HOLDOUT = 0.3
+L2 = 1e-4
+MIN_SAMPLES = 20
+MIN_PER_CLASS = 5
+TOLERANCE = 0.005
+
+
+@dataclass(frozen=True)
+class Fitted:
+    weights: Weights
+    intercept: float
+    coefficients: dict[str, float]  # the regression's own (un-normalized) weights on the health side
+
+
+def sub_score_matrix(rows: Sequence[Facts], ar_scale: float) -> np.ndarray:
+    """One row per sample, one column per signal, NaN where the signal has no data."""
+    out = np.full((len(rows), len(SIGNAL_NAMES)), np.nan)
+    for i, facts in enumerate(rows):
+        for j, reading in enumerate(read_all(facts, ar_scale).values()):
+            if reading.sub_score is not None:
+                out[i, j] = reading.sub_score
+    return out
+
+
+def fit(matrix: np.ndarray, churned: np.ndarray, source: str = "learned") -> Fitted:
+    """P(churn) = sigmoid(b - X.w) with w >= 0 (L-BFGS-B with bounds); missing sub-scores take the column mean."""
+    if len(churned) < 2 or churned.min() == churned.max():
+        raise InvalidInput("churn history", "learning weights needs both churned and renewed examples")
+    empty = np.isnan(matrix).all(axis=0)  # a signal never observed cannot be learned: weight 0
+    filled = np.where(np.isnan(matrix), 0.0, matrix)
+    counts = (~np.isnan(matrix)).sum(axis=0)
+    means = np.where(counts > 0, filled.sum(axis=0) / np.maximum(counts, 1), 0.5)
+    x = np.where(np.isnan(matrix), means, matrix)
+    y = churned.astype(float)
+    k = x.shape[1]
+
+    def loss(p: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = p[:k], p[k]
+        prob = 1 / (1 + np.exp(-(b - x @ w)))
+        eps = 1e-12
+        value = -np.mean(y * np.log(prob + eps) + (1 - y) * np.log(1 - prob + eps)) + L2 * float(w @ w)
+        g = prob - y
+        return value, np.append(-(x.T @ g) / len(y) + 2 * L2 * w, np.mean(g))
+
+    start = np.append(np.where(empty, 0.0, 0.1), 0.0)
+    bounds = [(0.0, 0.0) if e else (0.0, None) for e in empty] + [(None, None)]
+    result = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds)
+    w = np.maximum(result.x[:k], 0.0)
+    if w.sum() <= 0:
+        raise InvalidInput("churn history", "no signal separates churned from renewed accounts")
+    normalized = {n: round(float(v / w.sum()), 6) for n, v in zip(SIGNAL_NAMES, w, strict=True)}
+    return Fitted(Weights(normalized, source), float(result.x[k]),
+                  {n: round(float(v), 6) for n, v in zip(SIGNAL_NAMES, w, strict=True)})
+
+
+def churn_auc(matrix: np.ndarray, churned: np.ndarray, weights: Weights) -> float:
+    """How well the health score ranks churners below renewers (AUC of the negated score)."""
+    scores = np.array([_score_row(row, weights) for row in matrix])
+    return float(roc_auc_score(churned, -scores))
+
+
+def _score_row(row: np.ndarray, weights: Weights) -> float:
+    value = raw_score({n: (None if np.isnan(v) else float(v)) for n, v in zip(SIGNAL_NAMES, row, strict=True)},
+                      weights)
+    return 50.0 if value is None else value
+
+
+def history(session: Session, now: datetime, ar_scale: float) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Sub-scores as of each past renewal decision and whether the account churned at that renewal."""
+    catalog = repo.feature_catalog_size(session)
+    samples = repo.renewal_outcomes(session, now.date())
+    facts = [repo.account_facts(session, account_id, datetime.combine(as_of, now.timetz()),
+                                catalog) for account_id, as_of, _ in samples]
+    return (sub_score_matrix(facts, ar_scale), np.array([c for _, _, c in samples], dtype=int),
+            [a for a, _, _ in samples])
+
+
+@dataclass(frozen=True)
+class LearnOutcome:
+    version: int
+    promoted: bool
+    metrics: dict[str, Any]
+    weights: dict[str, float]
+
+
+def learn_and_store(session: Session, now: datetime, settings: Settings) -> LearnOutcome:
+    """Fit on 70 % of the renewal history, compare with the configured weights on the other 30 %, store the
+    version, and promote it when it ranks churners at least as well (then the agent scores with it)."""
+    matrix, churned, _ = history(session, now, settings.health_ar_scale)
+    positives = int(churned.sum())
+    if len(churned) < MIN_SAMPLES or min(positives, len(churned) - positives) < MIN_PER_CLASS:
+        raise InvalidInput("churn history", f"{len(churned)} renewal outcomes ({positives} churned): need at least "
+                                            f"{MIN_SAMPLES} with {MIN_PER_CLASS} of each outcome")
+    idx = np.arange(len(churned))
+    train, test = train_test_split(idx, test_size=HOLDOUT, random_state=SEED, stratify=churned)
+    fitted = fit(matrix[train], churned[train])
+    configured = settings_weights(settings)
+    metrics = {"auc": round(churn_auc(matrix[test], churned[test], fitted.weights), 4),
+               "settings_auc": round(churn_auc(matrix[test], churned[test], configured), 4),
+               "rows": int(len(test)), "train_rows": int(len(train)), "churn_rate": round(positives / len(idx), 4),
+               "intercept": round(fitted.intercept, 4)}
+    promoted = metrics["auc"] >= metrics["settings_auc"] - TOLERANCE
+    final = fit(matrix, churned)  # the stored weights use every outcome; the held-out figures judged the method
+    row = models_repo.add_model(session, name=MODEL_NAME, kind=KIND, status="candidate", metrics=metrics,
+                                artifact=json.dumps({"weights": final.weights.by_signal,
+                                                     "coefficients": final.coefficients,
+                                                     "intercept": final.intercept}),
+                                training_rows=int(len(idx)),
+                                note="promoted: ranks churners at least as well as the configured weights"
+                                if promoted else "kept as candidate: the configured weights rank churners better")
+    if promoted:
+        current = models_repo.promoted_model(session, MODEL_NAME)
+        if current is not None:
+            models_repo.set_model_status(session, current.id, "retired")
+            session.flush()
+        models_repo.set_model_status(session, row.id, "promoted")
+    session.flush()
+    return LearnOutcome(row.version, promoted, metrics, final.weights.by_signal)
+
+
+def promoted_weights(session: Session) -> tuple[Weights, ScoringModel] | None:
+    row = models_repo.promoted_model(session, MODEL_NAME)
+    if row is None:
+        return None
+    data = json.loads(row.artifact)
+    by_signal = dict.fromkeys(SIGNAL_NAMES, 0.0) | {k: float(v) for k, v in data["weights"].items()
+                                                    if k in SIGNAL_NAMES}
+    return Weights(by_signal, f"learned v{row.version}"), row
+
+
+def current_weights(session: Session, settings: Settings) -> Weights:
+    """The promoted learned weights when enabled and present, else the configured ones."""
+    if settings.health_use_learned_weights:
+        found = promoted_weights(session)
+        if found is not None:
+            return found[0]
+    return settings_weights(settings)

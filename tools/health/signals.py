@@ -1,0 +1,192 @@
+"""The health signals: each turns one account fact into a sub-score from 0 (unhealthy) to 1 (healthy).
+
+Pure functions over the facts dict of `core.repositories.health.account_facts` (or any mapping of another data
+source onto the same shape, as the telco eval does), so the product and its eval score with the same code.
+A signal without data (no snapshots, no NPS answer, no contract) gives None and is left out of the weighted sum
+instead of counting as good or bad.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+CATEGORIES = ("usage", "support", "finance", "engagement", "contract")
+Facts = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A signal's sub-score (None: no data), its value and the words for it ("invoice 45 days overdue")."""
+
+    sub_score: float | None
+    value: float | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str  # "category.signal"
+    label: str
+    read: Callable[[Facts, float], Reading]  # (facts, ar_scale) -> reading
+
+    @property
+    def category(self) -> str:
+        return self.name.split(".", 1)[0]
+
+
+def _clamp(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
+def _none(text: str) -> Reading:
+    return Reading(None, None, text)
+
+
+def _login_trend(f: Facts, _: float) -> Reading:
+    points = f["usage"]
+    if len(points) < 2:
+        return _none("too few usage snapshots for a login trend")
+    before = [p["logins"] for p in points[:-1]]
+    avg = sum(before) / len(before)
+    if avg <= 0:
+        return _none("no logins before the latest snapshot")
+    ratio = points[-1]["logins"] / avg
+    return Reading(_clamp(ratio), round(ratio - 1, 3), f"logins {ratio - 1:+.0%} vs the previous months")
+
+
+def _active_users(f: Facts, _: float) -> Reading:
+    points = f["usage"]
+    if not points:
+        return _none("no usage snapshots")
+    seats = f["contract"].get("seat_limit") or points[-1]["seats_used"]
+    if not seats:
+        return _none("no seats")
+    ratio = points[-1]["active_users"] / seats
+    return Reading(_clamp(ratio / 0.8), round(ratio, 3), f"{ratio:.0%} of seats active")
+
+
+def _feature_adoption(f: Facts, _: float) -> Reading:
+    points, available = f["usage"], f.get("features_available") or 0
+    if not points or available <= 0:
+        return _none("no feature data")
+    share = min(points[-1]["features"], available) / available
+    return Reading(share, round(share, 3), f"{points[-1]['features']} of {available} features adopted")
+
+
+def _open_tickets(f: Facts, _: float) -> Reading:
+    n = f["support"]["open_tickets"]
+    return Reading(1 / (1 + n / 2), n, f"{n} open ticket{'s' if n != 1 else ''}")
+
+
+def _sla_breaches(f: Facts, _: float) -> Reading:
+    n = f["support"]["sla_breaches_90d"]
+    if n is None:
+        return _none("no SLA data")
+    return Reading(1 / (1 + n), n, f"{n} SLA breach{'es' if n != 1 else ''} in 90 days")
+
+
+def _satisfaction(f: Facts, _: float) -> Reading:
+    avg = f["support"]["satisfaction_avg"]
+    if avg is None:
+        return _none("no ticket ratings")
+    return Reading(_clamp((avg - 1) / 4), avg, f"ticket satisfaction {avg:.1f}/5")
+
+
+def _days_overdue(f: Facts, _: float) -> Reading:
+    days = f["finance"]["max_days_overdue"]
+    if days is None:
+        return _none("no invoice due dates")
+    text = f"invoice {days} days overdue" if days else "no overdue invoice"
+    return Reading(_clamp(1 - days / 90), days, text)
+
+
+def _open_ar(f: Facts, scale: float) -> Reading:
+    ar = f["finance"]["open_ar"]
+    return Reading(1 / (1 + ar / scale), ar, f"open AR {ar:,.0f}")
+
+
+def _on_time(f: Facts, _: float) -> Reading:
+    due, on_time = f["finance"]["invoices_due_12m"], f["finance"]["paid_on_time_12m"]
+    if not due:
+        return _none("no invoice due in the last year")
+    share = on_time / due
+    return Reading(share, round(share, 3), f"{on_time} of {due} invoices paid on time")
+
+
+def _autopay(f: Facts, _: float) -> Reading:
+    n, auto = f["finance"]["payments_12m"], f["finance"]["autopay_payments_12m"]
+    if not n:
+        return _none("no payments in the last year")
+    share = auto / n
+    return Reading(share, round(share, 3), f"{share:.0%} of payments automatic")
+
+
+def _meetings(f: Facts, _: float) -> Reading:
+    n = f["engagement"]["meetings_90d"]
+    if n is None:
+        return _none("no meeting data")
+    return Reading(_clamp(n / 3), n, f"{n} meeting{'s' if n != 1 else ''} in 90 days")
+
+
+def _nps(f: Facts, _: float) -> Reading:
+    score = f["engagement"]["nps_latest"]
+    if score is None:
+        return _none("no NPS answer in the last year")
+    return Reading(score / 10, score, f"NPS {score}/10")
+
+
+def _contacts(f: Facts, _: float) -> Reading:
+    n = f["engagement"]["contacts"]
+    return Reading(_clamp(n / 3), n, f"{n} contact{'s' if n != 1 else ''}")
+
+
+def _renewal(f: Facts, _: float) -> Reading:
+    c = f["contract"]
+    if c["days_to_renewal"] is None:
+        return _none("no contract in force")
+    days = c["days_to_renewal"]
+    if c["auto_renew"]:
+        return Reading(1.0, days, f"renews automatically in {days} days")
+    return Reading(_clamp(days / 180), days, f"renewal in {days} days")
+
+
+def _commitment(f: Facts, _: float) -> Reading:
+    months = f["contract"]["term_months"]
+    if months is None:
+        return _none("no contract in force")
+    return Reading(_clamp(months / 24), months, f"{months}-month term")
+
+
+def _tenure(f: Facts, _: float) -> Reading:
+    months = f["contract"]["tenure_months"]
+    if months is None:
+        return _none("no contract in force")
+    return Reading(1 - math.exp(-months / 12), months, f"customer for {months} months")
+
+
+SIGNALS: tuple[Signal, ...] = (
+    Signal("usage.login_trend", "Login trend", _login_trend),
+    Signal("usage.active_users", "Active users", _active_users),
+    Signal("usage.feature_adoption", "Feature adoption", _feature_adoption),
+    Signal("support.open_tickets", "Open tickets", _open_tickets),
+    Signal("support.sla_breaches", "SLA breaches", _sla_breaches),
+    Signal("support.satisfaction", "Satisfaction", _satisfaction),
+    Signal("finance.days_overdue", "Days overdue", _days_overdue),
+    Signal("finance.open_ar", "Open AR", _open_ar),
+    Signal("finance.on_time_payments", "On-time payments", _on_time),
+    Signal("finance.autopay", "Automatic payments", _autopay),
+    Signal("engagement.meeting_cadence", "Meeting cadence", _meetings),
+    Signal("engagement.nps", "NPS", _nps),
+    Signal("engagement.contacts", "Contacts", _contacts),
+    Signal("contract.days_to_renewal", "Days to renewal", _renewal),
+    Signal("contract.commitment", "Commitment", _commitment),
+    Signal("contract.tenure", "Tenure", _tenure),
+)
+SIGNAL_NAMES = tuple(s.name for s in SIGNALS)
+
+
+def read_all(facts: Facts, ar_scale: float) -> dict[str, Reading]:
+    return {s.name: s.read(facts, ar_scale) for s in SIGNALS}
