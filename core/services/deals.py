@@ -141,3 +141,26 @@ def close_lost(session: Session, deal_id: int, reason: str, *, competitor: str |
         raise NotFound("deal", deal_id)
     lost = next(s for s in repo.stages(session, deal.pipeline_id) if s.is_lost)
     return move_stage(session, deal_id, lost.id, lost_reason=reason, competitor=competitor, actor=actor, now=now)
+
+
+def change_close_date(session: Session, deal_id: int, expected_close_date: date | None, *, actor: str = "system",
+                      actor_id: int | None = None, now: datetime | None = None) -> Deal:
+    """Set a deal's expected close date; each change is kept as an audit row (the Deal Coach counts pushes)."""
+    now = now or datetime.now(UTC)
+    deal = session.get(Deal, deal_id)
+    if deal is None:
+        raise NotFound("deal", deal_id)
+    if deal.status is not DealStatus.open:
+        raise Conflict(f"deal {deal_id} is {deal.status.value}; its expected close date no longer changes")
+    if deal.expected_close_date == expected_close_date:
+        return deal
+    before = {"expected_close_date": deal.expected_close_date.isoformat() if deal.expected_close_date else None}
+    deal.expected_close_date = expected_close_date
+    session.flush()
+    row = events.add_audit(session, actor=actor, actor_id=actor_id, action="close_date", entity_type="deal",
+                           entity_id=deal.id, before=before,
+                           after={"expected_close_date": expected_close_date.isoformat()
+                                  if expected_close_date else None})
+    row.at = now
+    session.flush()
+    return deal
