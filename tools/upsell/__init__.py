@@ -1,0 +1,1 @@
+"""Deterministic signals of the Upsell and Expansion detectors, each with its evidence, and the renewal rules."""
