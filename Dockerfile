@@ -9,25 +9,26 @@ ARG PYTHON_IMAGE=python:3.11-slim
 
 # ---- build: a virtualenv under /opt/venv with the dependencies and the package ----
 FROM ${PYTHON_IMAGE} AS build
-ARG WITH_LLAMA=false
 # PyPI's Linux torch wheels pull several GB of CUDA libraries; the CPU build comes from this index.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
-# A compiler only for llama-cpp-python, which has no wheels.
-RUN if [ "$WITH_LLAMA" = "true" ]; then \
-        apt-get update && apt-get install -y --no-install-recommends build-essential cmake \
-        && rm -rf /var/lib/apt/lists/*; \
-    fi
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY deploy/requirements.py deploy/requirements.py
-# Dependencies first, in their own layers, so a code change does not reinstall them.
+# Dependencies first, in their own layers, so a code change does not reinstall them; torch before WITH_LLAMA,
+# so both images share that layer.
 RUN python deploy/requirements.py --torch > /tmp/torch.txt \
     && pip install --index-url "$TORCH_INDEX_URL" -r /tmp/torch.txt
+ARG WITH_LLAMA=false
+# A compiler only for llama-cpp-python, which has no wheels.
+RUN if [ "$WITH_LLAMA" = "true" ]; then \
+        apt-get update && apt-get install -y --no-install-recommends build-essential cmake \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi
 # The default llama.cpp build segfaults on CPUs with AMX (its native code path): build it portable.
 RUN if [ "$WITH_LLAMA" = "true" ]; then LLAMA_FLAG=--with-llama; else LLAMA_FLAG=; fi \
     && python deploy/requirements.py $LLAMA_FLAG > /tmp/requirements.txt \
@@ -38,8 +39,11 @@ COPY tools tools
 COPY api api
 COPY prompts prompts
 COPY evals evals
+# Checked from / so the installed package is imported, not /src: migrations and prompt files must be in it.
 RUN pip install --no-deps . \
-    && python -c "import core.config, api.cli.main, agents.celery_app"
+    && cd / && python -c "from core.db.migrate import MIGRATIONS; from prompts.registry import root; \
+assert (MIGRATIONS / 'env.py').is_file() and any((MIGRATIONS / 'versions').glob('0001_*.py')), MIGRATIONS; \
+assert any(root().glob('*/*.md.j2')), root(); import api.cli.main, agents.celery_app"
 
 # ---- runtime: the virtualenv on a clean slim image, run as an unprivileged user ----
 FROM ${PYTHON_IMAGE} AS runtime
