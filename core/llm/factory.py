@@ -60,7 +60,8 @@ def get_chat_model(purpose: str = "default", *, settings: Settings | None = None
     cfg = model_config(purpose, settings)
     # llama-cpp-python's server ignores `max_completion_tokens` (what ChatOpenAI sends) and would generate up
     # to n_ctx; it reads the legacy `max_tokens`, which OpenAI itself no longer wants next to the new name.
-    extra_body = {"max_tokens": cfg.max_tokens} if cfg.local else None
+    # The SmolLM2 alias means that server also when it runs elsewhere (docker-compose.yml's `llm` service).
+    extra_body = {"max_tokens": cfg.max_tokens} if cfg.local or cfg.model == LOCAL_MODEL_ALIAS else None
     return ChatOpenAI(base_url=cfg.base_url, api_key=cfg.api_key, model=cfg.model,  # type: ignore[arg-type]
                       temperature=cfg.temperature, max_tokens=cfg.max_tokens,  # type: ignore[call-arg]
                       timeout=cfg.timeout_s, max_retries=0, http_client=http_client, extra_body=extra_body)
