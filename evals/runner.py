@@ -27,6 +27,7 @@ from core.llm.generate import FallbackRejectedError, generate_text
 from core.models import EvalCaseResult, EvalRun
 from core.repositories import evals as repo
 from core.repositories.events import add_audit
+from core.services import eval_feedback
 from evals import scripted as scripted_model
 from evals.base import EvalCase, EvalResult, Evaluator
 from evals.judge import PairwiseJudge, judge_configured
@@ -117,6 +118,12 @@ def passed(suite: Suite, outputs: dict[str, Any], results: list[EvalResult]) -> 
     return all(r.score is None or r.score >= 1.0 for r in results if r.key in suite.pass_keys)
 
 
+def reviewed_cases(session: Session, suite_id: str) -> list[EvalCase]:
+    """Drafts people approved, edited or rejected and added to this suite (first, so `--limit` keeps them)."""
+    return [EvalCase(row.case_id, dict(row.inputs), dict(row.reference), row.scripted_reply)
+            for row in eval_feedback.cases_of(session, suite_id)]
+
+
 def run_suite(session: Session, suite_id: str, *, prompt_version: int | None = None, model: str | None = None,
               limit: int | None = None, scripted: bool = False, settings: Settings | None = None,
               http_client: httpx.Client | None = None, judge_http_client: httpx.Client | None = None,
@@ -129,7 +136,7 @@ def run_suite(session: Session, suite_id: str, *, prompt_version: int | None = N
     if scripted and model:
         raise InvalidInput("--model", "a scripted run has no model to choose")
     suite = get_suite(suite_id)
-    cases = suite.load_cases(base)
+    cases = reviewed_cases(session, suite_id) + suite.load_cases(base)
     if limit is not None:
         cases = cases[:limit]
     prompt = load_suite_prompt(session, suite.prompt_id, prompt_version)

@@ -286,3 +286,18 @@ def baseline(run_id: Annotated[int, typer.Argument(help="Run to compare later ru
         mark_baseline(session, target, actor)
         label = f"run {target.id} is the baseline of {target.suite} ({target.mode})"
     out.print(label)
+
+
+@app.command("add-draft")
+def add_draft(draft_id: Annotated[int, typer.Argument(help="A draft a person approved, edited or rejected.")],
+              by: Annotated[int | None, typer.Option("--as", help="User id adding the case (audited).")] = None
+              ) -> None:
+    """Add a reviewed draft to its agent's suite: the situation and the reply a person accepted become a case."""
+    from core.db.engine import session_scope
+    from core.services.eval_feedback import add_draft_case
+
+    out, _ = _consoles()
+    with session_scope() as session:
+        added = add_draft_case(session, draft_id, added_by_id=by, actor=f"user:{by}" if by else "cli")
+    verb = "added to" if added.created else "already in"
+    out.print(f"draft {draft_id} ({added.kind}) {verb} {added.suite} as case {added.case_id}")

@@ -2,10 +2,11 @@
 
 from core.models.accounts import Account, Contact, ContactEmail, ContactPhone
 from core.models.agents import AgentRun, AgentScore, Approval, Draft, MailMessage, ReviewFeedback, Suggestion
+from core.models.auth import ApiKey, WebSession
 from core.models.base import Base
 from core.models.catalog import PriceBook, PriceBookEntry, Product
 from core.models.engagement import Activity, Task
-from core.models.evals import EvalCaseResult, EvalRun
+from core.models.evals import EvalCaseResult, EvalFeedbackCase, EvalRun
 from core.models.finance import Invoice, Payment
 from core.models.identity import Team, Territory, User
 from core.models.leads import Lead, LeadScoreHistory
@@ -24,5 +25,6 @@ __all__ = [
     "PriceBook", "PriceBookEntry", "Product", "PromptLabel", "PromptLabelEvent", "PromptVersion", "Quote",
     "QuoteLine", "SalesOrder", "SalesOrderLine", "Segment", "Stage", "Task", "Team", "Territory",
     "TextEmbedding", "Ticket", "UsageSnapshot", "User",
-    "EvalCaseResult", "EvalRun",
+    "EvalCaseResult", "EvalFeedbackCase", "EvalRun",
+    "ApiKey", "WebSession",
 ]

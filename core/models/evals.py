@@ -92,3 +92,24 @@ class EvalCaseResult(IdMixin, Base):
     latency_ms: Mapped[int] = mapped_column(default=0, server_default="0")
     llm_call_id: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class EvalFeedbackCase(IdMixin, Base):
+    """A reviewed draft turned into a case of its agent's suite: people's approvals, edits and rejections become
+    regression cases the next prompt version must still handle (added from the inbox, never automatically)."""
+
+    __tablename__ = "eval_feedback_cases"
+    __table_args__ = (
+        UniqueConstraint("suite", "case_id", name="uq_eval_feedback_cases_suite_case"),
+        CheckConstraint(_in("kind", ("approved", "edited", "rejected")), name="kind_known"),
+    )
+    suite: Mapped[str] = mapped_column(String(80), index=True)
+    case_id: Mapped[str] = mapped_column(String(200))
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), unique=True)
+    agent: Mapped[str] = mapped_column(String(60))
+    kind: Mapped[str] = mapped_column(String(16))
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    reference: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    scripted_reply: Mapped[str] = mapped_column(Text)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.models import EvalCaseResult, EvalRun
+from core.models import EvalCaseResult, EvalFeedbackCase, EvalRun
 
 
 def add_run(session: Session, **fields: Any) -> EvalRun:
@@ -63,3 +63,19 @@ def latest_run_for_prompt(session: Session, suite: str, mode: str, prompt_ref: s
                                   EvalRun.prompt_refs.contains([prompt_ref]))
             .order_by(EvalRun.id.desc()).limit(1))
     return session.scalars(stmt).one_or_none()
+
+
+def feedback_case_for_draft(session: Session, draft_id: int) -> EvalFeedbackCase | None:
+    return session.scalars(select(EvalFeedbackCase).where(EvalFeedbackCase.draft_id == draft_id)).one_or_none()
+
+
+def add_feedback_case(session: Session, **fields: Any) -> EvalFeedbackCase:
+    row = EvalFeedbackCase(**fields)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def feedback_cases(session: Session, suite: str) -> Sequence[EvalFeedbackCase]:
+    stmt = select(EvalFeedbackCase).where(EvalFeedbackCase.suite == suite).order_by(EvalFeedbackCase.id)
+    return session.scalars(stmt).all()
