@@ -30,6 +30,9 @@ def app_for(session: Session, settings: Settings | None = None,
     app = create_app(settings)
 
     def _session() -> Iterator[Session]:
+        # Keep what the test wrote so far (releases its savepoint; the outer transaction is still rolled back
+        # at the end), so a request that fails rolls back only its own work, as a real request would.
+        session.commit()
         yield from unit_of_work(session)
 
     app.dependency_overrides[get_session] = _session
