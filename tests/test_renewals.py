@@ -190,3 +190,15 @@ def test_a_contract_without_value_gets_a_deal_but_no_quote(engine: Engine) -> No
         session.flush()
         with pytest.raises(Conflict):
             renewals.open_renewal(session, contract_id, now=NOW)
+
+
+def test_the_csm_task_is_due_before_the_contract_ends(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        contract_id, csm_id = _world(session, 6, ends_in=3)
+    outcome = _run(engine, "renewals", "contract", contract_id)
+    assert outcome.status == "succeeded", outcome.error
+    with session_scope(engine) as session:
+        end = TODAY + timedelta(days=3)
+        deal = session.scalars(select(Deal).where(Deal.external_id == renewals.renewal_key(contract_id, end))).one()
+        task = session.scalars(select(Task).where(Task.deal_id == deal.id)).one()
+        assert (task.assignee_id, task.due_at) == (csm_id, datetime.combine(end, datetime.min.time(), tzinfo=UTC))

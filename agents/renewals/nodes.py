@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -116,8 +116,14 @@ def open_renewal(state: RenewalState, runtime: Runtime[RunContext]) -> RenewalSt
                            title=f"Renewal of {inputs['account_name']} ({inputs['plan']}) ending {inputs['end_date']}",
                            description=f"Renewal deal {made.deal_id} and {quote} are ready: review and send the quote.",
                            assignee_id=inputs["owner_id"], account_id=inputs["account_id"], deal_id=made.deal_id,
-                           due_at=ctx.now + timedelta(days=7), priority=TaskPriority.normal)
+                           due_at=min(ctx.now + timedelta(days=7), _day_start(inputs["end_date"], ctx.now)),
+                           priority=TaskPriority.normal)
         return {"renewal": {"deal_id": made.deal_id, "quote_id": made.quote_id, "created": made.created}}
+
+
+def _day_start(day: str, now: datetime) -> datetime:
+    """Midnight (in `now`'s time zone) of an ISO date: a task is due before the contract ends, never after."""
+    return max(now, datetime.combine(date.fromisoformat(day), time(0), tzinfo=now.tzinfo))
 
 
 def extend(state: RenewalState, runtime: Runtime[RunContext]) -> RenewalState:
