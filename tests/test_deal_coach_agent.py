@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from agents import registry
 from agents.deal_coach import agent_specs
 from agents.deal_coach.graph import DIGEST_AGENT
-from agents.deal_coach.nodes import flagged_changed_deals
+from agents.deal_coach.nodes import deal_of_event, flagged_changed_deals
+from agents.dispatcher import dispatch_events
 from agents.runtime import runs
 from agents.runtime.executor import RunOutcome, execute_run
 from agents.schedules import schedule_runs
@@ -28,6 +29,7 @@ from api.cli.evals import app as evals_cli
 from core.db.engine import session_scope
 from core.models import AgentRun, AgentScore, Deal, LlmCall, Suggestion, Task, User
 from core.models.enums import ActivityKind, TaskSource
+from core.repositories import events as events_repo
 from core.services import deals as deal_service
 from core.services import engagement
 from evals.deal_coach.scenarios import build_all, load_cases
@@ -231,3 +233,19 @@ def test_forecast_command_prints_weighted_pipeline_per_team_and_quarter(cli: typ
     assert "250.00" in out.output and "1,000.00" in out.output and "no team" in out.output
     bad = CliRunner().invoke(cli, ["forecast", "--period", "week"])
     assert bad.exit_code != 0 and "period" in str(bad.exception or bad.output)
+
+
+def test_a_stage_change_or_an_activity_on_a_deal_queues_a_coach_run(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        dispatch_events(session, NOW, llm_settings(), limit=100_000)  # earlier tests' events
+    idle, moved = _build(engine, "idle a month", "healthy demo")  # logs calls on idle; moves moved to Demo
+    with session_scope(engine) as session:
+        note = engagement.log_activity(session, kind=ActivityKind.note, subject="Account note", occurred_at=NOW,
+                                       account_id=session.get_one(Deal, idle).account_id)
+        result = dispatch_events(session, NOW, llm_settings(), limit=100_000)
+        queued = session.scalars(select(AgentRun).where(AgentRun.id.in_(result.run_ids),
+                                                        AgentRun.agent == "deal_coach")).all()
+        assert {idle, moved} <= {r.subject_id for r in queued}  # (the first build's history deals moved too)
+        assert {r.trigger for r in queued} == {"event"}
+        [event] = [e for e in events_repo.events_for(session, "activity", note.id)]
+        assert deal_of_event(event) is None

@@ -13,6 +13,7 @@ from agents.runtime.context import RunContext
 from tools.deal_coach.facts import AGENT
 
 DIGEST_AGENT = "deal_coach_digest"
+EVENTS = ("deal.stage_changed", "activity.logged")  # new facts on a deal: coach it again if it is flagged
 
 
 def build_graph(checkpointer: Any) -> Any:
@@ -35,6 +36,7 @@ def build_digest_graph(checkpointer: Any) -> Any:
 
 def agent_specs() -> list[AgentSpec]:
     return [AgentSpec(name=AGENT, subject_type="deal", build_graph=build_graph, gather=nodes.gather,
-                      schedule="deal_coach", subjects=nodes.flagged_changed_deals, needs_llm=True),
+                      events=EVENTS, event_subject=nodes.deal_of_event, schedule="deal_coach",
+                      subjects=nodes.flagged_changed_deals, needs_llm=True),
             AgentSpec(name=DIGEST_AGENT, subject_type="user", build_graph=build_digest_graph, gather=digest.gather,
                       schedule="deal_coach", subjects=digest.reps_with_flagged_deals)]

@@ -26,6 +26,7 @@ from core.llm.factory import model_config
 from core.llm.generate import estimate_tokens
 from core.llm.guards import GuardContext
 from core.llm.structured import StructuredOutputError, extract
+from core.models import OutboxEvent
 from core.models.enums import TaskPriority
 from core.repositories import deal_coach as repo
 from core.services import embedding_job, outputs
@@ -75,6 +76,14 @@ def flagged_changed_deals(session: Session, now: datetime) -> list[int]:
     flagged = [(d, f) for d, f in detect_all(session, now, get_settings()) if f]
     coached = repo.coached_hashes(session, AGENT, [d.deal_id for d, _ in flagged])
     return [d.deal_id for d, f in flagged if coached.get(d.deal_id) != input_hash(coach_inputs(d, f))]
+
+
+def deal_of_event(event: OutboxEvent) -> int | None:
+    """A stage change is the deal's; an activity counts when it is logged on a deal (fresh advice on new facts)."""
+    if event.topic == "deal.stage_changed":
+        return event.aggregate_id
+    deal_id = (event.payload or {}).get("deal_id")
+    return int(deal_id) if deal_id else None
 
 
 def route_start(state: CoachState) -> str:

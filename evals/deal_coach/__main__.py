@@ -1,7 +1,7 @@
-"""`salesagents eval run deal_coach [--model scripted|configured] [--datasets DIR] [--json]`: deal_coach.v1.
+"""`salesagents eval run deal_coach [--advice scripted|model] [--limit N] [--datasets DIR] [--json]`.
 
-Scenarios and grounding run in a throwaway database (created, migrated, dropped). `--model scripted` (default)
-answers with a fixed mix of grounded and ungrounded replies at the HTTP boundary; `configured` asks the
+Scenarios and grounding run in a throwaway database (created, migrated, dropped). `--advice scripted` (default)
+answers with a fixed mix of grounded and ungrounded replies at the HTTP boundary; `model` asks the
 configured model (the local SmolLM2 by default: slow, one call at a time). The forecast part reads
 settings.datasets_dir/maven_crm_sales_opportunities and is skipped, saying so, when it is missing.
 """
@@ -94,8 +94,10 @@ def _print(result: DealCoachResult, console: Console) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="salesagents eval run deal_coach", description=__doc__)
-    parser.add_argument("--model", choices=("scripted", "configured"), default="scripted")
+    parser.add_argument("--advice", choices=("scripted", "model"), default="scripted")
     parser.add_argument("--datasets", type=Path, default=None, help="Data sets folder (default: settings).")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="Grounding part: coach only the first N flagged deals (a slow local model).")
     parser.add_argument("--json", action="store_true", help="Print the figures as one JSON object.")
     args = parser.parse_args(argv)
     try:
@@ -103,12 +105,12 @@ def main(argv: list[str] | None = None) -> int:
             built, scores, mismatches = flag_scores(engine, NOW, settings)
             result = DealCoachResult(scenarios=len(built), flags=scores, mismatches=mismatches)
             http_client = None
-            if args.model == "scripted":
+            if args.advice == "scripted":
                 http_client, _asked = scripted_model(NOW.date())
                 settings = settings.model_copy(update={"llm_base_url": "http://scripted-model.invalid/v1",
                                                        "llm_model": "scripted", "llm_purposes": {},
                                                        "llm_budgets": {}})
-            result.grounding = grounding_check(engine, built, NOW, settings, http_client)
+            result.grounding = grounding_check(engine, built, NOW, settings, http_client, args.limit)
     except CrmError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

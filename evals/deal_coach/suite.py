@@ -157,14 +157,15 @@ def scripted_model(today: date) -> tuple[httpx.Client, Counter[str]]:
 
 
 def grounding_check(engine: Engine, built: dict[int, Case], now: datetime, settings: Settings,
-                    http_client: httpx.Client | None) -> dict[str, Any]:
-    """Run the agent on every flagged deal, then re-check each stored suggestion against its deal's facts."""
+                    http_client: httpx.Client | None, limit: int | None = None) -> dict[str, Any]:
+    """Run the agent on every flagged deal (or the first `limit`), then re-check each stored suggestion against
+    its deal's facts."""
     specs = [s for s in agent_specs() if s.name not in {x.name for x in registry.all_specs()}]
     for spec in specs:
         registry.register(spec)
     try:
         with session_scope(engine) as session:
-            flagged = [d.deal_id for d, f in detect_all(session, now, settings, list(built)) if f]
+            flagged = [d.deal_id for d, f in detect_all(session, now, settings, list(built)) if f][:limit]
             run_ids = []
             for deal_id in flagged:
                 run = runs.create_run(session, AGENT, "manual", "deal", deal_id)
