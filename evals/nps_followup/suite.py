@@ -209,8 +209,8 @@ def _measure(session: Any, by_response: dict[int, Case], settings: Settings, sta
              repeated_outputs: int, repeated_calls: int, llm_outcomes: dict[str, int], model: str,
              show: int) -> NpsFollowupResult:
     prompt = read_file(root() / "nps_followup" / "reply.md.j2")
-    categories = dict(session.execute(select(NpsResponse.id, NpsResponse.category)
-                                      .where(NpsResponse.id.in_(list(by_response)))).tuples().all())
+    categories = {int(i): str(c) for i, c in session.execute(
+        select(NpsResponse.id, NpsResponse.category).where(NpsResponse.id.in_(list(by_response))))}
     drafts = {d.subject_id: d for d in session.scalars(select(Draft).where(Draft.agent == AGENT))}
     tasks = Counter(int(str(k).split(":")[2]) for k in session.scalars(
         select(Task.idempotency_key).where(Task.idempotency_key.like(f"{AGENT}:nps_response:%:{TASK}:%"))))
