@@ -48,9 +48,18 @@ def show(account_id: int, history: Annotated[int, typer.Option(help="How many pa
     table = Table(title="Factors (points earned and lost per signal)")
     for column in ("signal", "value", "sub-score", "weight", "points", "lost"):
         table.add_column(column, justify="right" if column not in ("signal", "value") else "left")
-    for name, sig in factors.get("signals", {}).items():
-        table.add_row(name, str(sig["text"]), f"{sig['sub_score']:.2f}", f"{sig['weight']:.0%}",
-                      f"{sig['points']:.1f}", f"{sig['lost']:.1f}")
+    stored = factors.get("signals", {})
+    categories = factors.get("categories", {})
+    for category in CATEGORIES:
+        if category in categories:
+            c = categories[category]
+            table.add_row(f"[bold]{category}[/]", "", f"{c['sub_score']:.2f}", f"{c['weight']:.0%}",
+                          f"{c['points']:.1f}", f"{100 * c['weight'] - c['points']:.1f}")
+        for sig_def in SIGNALS:
+            sig = stored.get(sig_def.name)
+            if sig_def.category == category and sig is not None:
+                table.add_row(f"  {sig_def.name}", str(sig["text"]), f"{sig['sub_score']:.2f}", f"{sig['weight']:.0%}",
+                              f"{sig['points']:.1f}", f"{sig['lost']:.1f}")
     console.print(table)
     if factors.get("missing"):
         console.print("No data: " + ", ".join(factors["missing"]))
@@ -93,12 +102,12 @@ def weights(learn: Annotated[bool, typer.Option("--learn", help="Learn weights f
                           f"{m['train_rows']} (churn rate {m['churn_rate']:.1%}): "
                           f"{'promoted' if outcome.promoted else 'kept as candidate'}")
         configured = settings_weights(settings)
-        found = learning.promoted_weights(session)
+        found = learning.promoted_weights(session) or learning.latest_weights(session)
         active = learning.current_weights(session, settings)
         versions = models_repo.model_versions(session, learning.MODEL_NAME)
     console.print(f"In use: {active.source}")
     table = Table(title="Health weights")
-    for column in ("signal", "configured", "learned" + (f" ({found[0].source})" if found else "")):
+    for column in ("signal", "configured", found[0].source if found else "learned"):
         table.add_column(column, justify="right" if column != "signal" else "left")
     for category in CATEGORIES:
         table.add_row(f"[bold]{category}[/]", f"{configured.category(category):.1%}",

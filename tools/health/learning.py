@@ -150,14 +150,23 @@ def learn_and_store(session: Session, now: datetime, settings: Settings) -> Lear
     return LearnOutcome(row.version, promoted, metrics, final.weights.by_signal)
 
 
-def promoted_weights(session: Session) -> tuple[Weights, ScoringModel] | None:
-    row = models_repo.promoted_model(session, MODEL_NAME)
+def _weights_of(row: ScoringModel | None) -> tuple[Weights, ScoringModel] | None:
     if row is None:
         return None
     data = json.loads(row.artifact)
     by_signal = dict.fromkeys(SIGNAL_NAMES, 0.0) | {k: float(v) for k, v in data["weights"].items()
                                                     if k in SIGNAL_NAMES}
-    return Weights(by_signal, f"learned v{row.version}"), row
+    suffix = "" if row.status == "promoted" else f" {row.status}"
+    return Weights(by_signal, f"learned v{row.version}{suffix}"), row
+
+
+def promoted_weights(session: Session) -> tuple[Weights, ScoringModel] | None:
+    return _weights_of(models_repo.promoted_model(session, MODEL_NAME))
+
+
+def latest_weights(session: Session) -> tuple[Weights, ScoringModel] | None:
+    """The newest learned version whatever its status: what the admin compares with the configured weights."""
+    return _weights_of(models_repo.latest_model(session, MODEL_NAME))
 
 
 def current_weights(session: Session, settings: Settings) -> Weights:
