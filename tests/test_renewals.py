@@ -17,14 +17,26 @@ from sqlalchemy.orm import Session
 from agents import registry
 from agents.dispatcher import dispatch_events
 from agents.renewals import agent_specs
-from agents.renewals.nodes import due_contracts
+from agents.renewals.nodes import due_contracts, signed_subject
 from agents.runtime import runs
 from agents.runtime.executor import RunOutcome, execute_run
 from agents.schedules import schedule_runs
 from core.config import Settings
 from core.db.engine import session_scope
 from core.errors import Conflict, InvalidInput
-from core.models import Account, AgentRun, Contract, Deal, Pipeline, Quote, QuoteLine, Stage, Task, User
+from core.models import (
+    Account,
+    AgentRun,
+    Contract,
+    Deal,
+    OutboxEvent,
+    Pipeline,
+    Quote,
+    QuoteLine,
+    Stage,
+    Task,
+    User,
+)
 from core.models.enums import ContractStatus, DealStatus, Lifecycle, QuoteStatus, Role
 from core.services import deals as deal_service
 from core.services import quotes, renewals
@@ -202,3 +214,12 @@ def test_the_csm_task_is_due_before_the_contract_ends(engine: Engine) -> None:
         deal = session.scalars(select(Deal).where(Deal.external_id == renewals.renewal_key(contract_id, end))).one()
         task = session.scalars(select(Task).where(Task.deal_id == deal.id)).one()
         assert (task.assignee_id, task.due_at) == (csm_id, datetime.combine(end, datetime.min.time(), tzinfo=UTC))
+
+
+def test_only_won_deals_and_accepted_quotes_trigger_the_signed_agent() -> None:
+    def event(topic: str, payload: dict[str, Any]) -> OutboxEvent:
+        return OutboxEvent(topic=topic, aggregate_type="deal", aggregate_id=5, payload=payload)
+    assert signed_subject(event("deal.stage_changed", {"status": "won"})) == 5
+    assert signed_subject(event("deal.stage_changed", {"status": "open"})) is None
+    assert signed_subject(event("quote.accepted", {"deal_id": 9})) == 9
+    assert signed_subject(event("quote.accepted", {"deal_id": None})) is None

@@ -20,6 +20,7 @@ from agents import registry
 from agents.expansion_detector import agent_specs as expansion_specs
 from agents.runtime import runs
 from agents.runtime.executor import RunOutcome, execute_run
+from agents.schedules import schedule_runs
 from agents.upsell_detector import agent_specs as upsell_specs
 from agents.upsell_detector.nodes import evaluate, make_subjects
 from core.config import Settings
@@ -28,6 +29,7 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.models import (
     Account,
     Activity,
+    AgentRun,
     AuditLog,
     Contract,
     Deal,
@@ -230,6 +232,16 @@ def test_scheduled_subjects_are_active_customers(session: Session) -> None:
     blocked = factories.account(session, lifecycle=Lifecycle.customer, blacklisted=True)
     subjects = make_subjects("upsell")(session, NOW)
     assert customer.id in subjects and prospect.id not in subjects and blocked.id not in subjects
+
+
+def test_the_weekly_and_monthly_schedules_sweep_customer_accounts(session: Session) -> None:
+    customer = _customer(session)
+    factories.account(session)  # a prospect: not swept
+    for agent in ("upsell_detector", "expansion_detector"):
+        result = schedule_runs(session, agent, NOW, Settings())
+        subjects = {session.get_one(AgentRun, r).subject_id for r in result.run_ids}
+        assert customer.id in subjects and len(subjects) == result.subjects
+        assert schedule_runs(session, agent, NOW, Settings()).run_ids == []  # one run per slot and account
 
 
 # --- the agents, suggestions and decisions (they commit: a database of this module's own) ---------------------
