@@ -10,23 +10,25 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from agents.deal_coach.nodes import detect_all
+from agents.deal_coach.nodes import detect_all, similar_won_deals
 from core.config import Settings
 from core.errors import Conflict, InvalidInput
+from core.llm.embeddings import LocalEmbedder
 from core.models import AuditLog, Team
 from core.repositories import deal_coach as repo
 from core.repositories import pipeline as pipeline_repo
 from core.services import deals as deal_service
+from core.services import embedding_job
 from evals.deal_coach.scenarios import SETTINGS, build_all, build_history, load_cases
 from evals.deal_coach.suite import MAVEN, forecast_rows, load_maven
 from tests import factories as f
 from tools.deal_coach.actions import NextAction, NextActions, fallback_actions, grounded_schema, grounding_issues
-from tools.deal_coach.facts import stage_norms
+from tools.deal_coach.facts import snapshots, stage_norms
 from tools.deal_coach.flags import FLAGS
 from tools.deal_coach.forecast import forecast, period_of, totals_by_period
 from tools.deal_coach.grounding import GroundingFacts, problems
 from tools.deal_coach.norms import learn_norms, quantile
-from tools.deal_coach.winrates import open_at
+from tools.deal_coach.winrates import AgeWinRates, Opportunity
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -178,13 +180,36 @@ def test_fallback_actions_are_grounded_and_follow_the_flags(session: Session) ->
     assert grounding_issues(actions, facts) == []
 
 
-def test_maven_forecast_counts_the_open_pipeline_at_each_cutoff(datasets_dir) -> None:  # type: ignore[no-untyped-def]
-    folder = datasets_dir / MAVEN
-    opps = load_maven(folder)
+def test_maven_forecast_rows_at_each_cutoff(datasets_dir) -> None:  # type: ignore[no-untyped-def]
+    opps = load_maven(datasets_dir / MAVEN)
     assert len(opps) == 8300  # 8,800 opportunities less 500 prospecting ones without an engage date
     rows = forecast_rows(opps)
-    assert [r.open_deals for r in rows] == [len(open_at(opps, date.fromisoformat(r.cutoff))) for r in rows]
-    assert all(r.actual > 0 and r.stage_weighted > 0 and r.age_aware > 0 for r in rows)
+    assert [r.cutoff for r in rows] == ["2017-03-31", "2017-05-31", "2017-07-31", "2017-09-30"]
+    assert all(r.open_deals > 1000 and r.actual > 0 and r.stage_weighted > 0 and r.age_aware > 0 for r in rows)
+    first = rows[0]
+    assert first.age_error == round((first.age_aware - first.actual) / first.actual, 4)
+
+
+def _synthetic(after_cutoff_wins: bool) -> list[Opportunity]:
+    """Deals engaged daily; even ones win 10 days after engaging, odd ones never close; optionally some more
+    wins that happen only after the cutoff (which must not change what is learned at the cutoff)."""
+    start = date(2024, 1, 1)
+    opps = [Opportunity(str(i), 100.0, start + timedelta(days=i),
+                        start + timedelta(days=i + 10) if i % 2 == 0 else None, i % 2 == 0) for i in range(300)]
+    if after_cutoff_wins:
+        opps = [Opportunity(o.id, o.amount, o.engaged, date(2024, 9, 15), True) if o.closed is None else o
+                for o in opps]
+    return opps
+
+
+def test_age_aware_rates_learn_that_old_deals_rarely_win_and_never_peek_past_the_cutoff() -> None:
+    cutoff = date(2024, 9, 1)
+    model = AgeWinRates(horizon=90).fit(_synthetic(False), cutoff)
+    assert model.rate(5) > 0.3 > 0.05 > model.rate(120)  # young: 10 of ~25 open deals win; old: none
+    [plain] = forecast_rows(_synthetic(False), (cutoff,))
+    [leaky] = forecast_rows(_synthetic(True), (cutoff,))
+    assert (plain.stage_weighted, plain.age_aware) == (leaky.stage_weighted, leaky.age_aware)
+    assert leaky.actual > plain.actual == 500.0  # five even deals engaged in the last ten days win after it
 
 
 def test_a_case_file_error_names_its_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -193,3 +218,23 @@ def test_a_case_file_error_names_its_line(tmp_path) -> None:  # type: ignore[no-
                    '{"name": "y", "stage": "Demo"}\n')
     with pytest.raises(ValueError, match="line 2"):
         load_cases(bad)
+
+
+def test_similar_won_deals_come_from_the_accounts_nearest_in_meaning(session: Session) -> None:
+    def account(name: str, description: str) -> int:
+        return f.account(session, name=name, description=description).id
+
+    dental = account("Brightsmile Dental", "Dental clinics: practice management software for dentists.")
+    steel = account("Northern Steel", "Steel mill rolling hot steel coils for construction companies.")
+    target = account("Family Orthodontics", "Orthodontic practice looking for dental patient scheduling software.")
+    for account_id, amount in ((dental, "12000"), (steel, "90000")):
+        won = f.deal(session, account_id=account_id, amount=Decimal(amount), now=NOW - timedelta(days=60))
+        won.created_at = NOW - timedelta(days=60)
+        deal_service.close_won(session, won.id, now=NOW - timedelta(days=10))
+    open_deal = f.deal(session, account_id=target, name="Scheduling rollout")
+    embedding_job.run_embedding_job(session, LocalEmbedder(), ["account_description"])
+    [snap] = snapshots(session, NOW, [open_deal.id])
+    [first] = similar_won_deals(session, snap, Settings(deal_coach_similar_deals=1))
+    assert (first["account"], first["amount"], first["cycle_days"]) == ("Brightsmile Dental", "12000.00", 50)
+    assert len(similar_won_deals(session, snap, Settings(deal_coach_similar_deals=2))) == 2
+    assert similar_won_deals(session, snap, Settings(deal_coach_similar_deals=0)) == []

@@ -96,18 +96,18 @@ def _day(value: datetime | date | None) -> date | None:
     return value.date() if isinstance(value, datetime) else value
 
 
-def similar_won_deals(session: Session, deal: DealSnapshot, ctx: RunContext) -> list[dict[str, Any]]:
+def similar_won_deals(session: Session, deal: DealSnapshot, settings: Settings) -> list[dict[str, Any]]:
     """Won deals of the accounts most similar to this deal's (pgvector over account descriptions).
 
     The query is the deal's summary (name, account, industry, description), embedded in memory; a deal-level
     source in text_embeddings needs a migration (its CHECK lists the sources), so accounts stand in for deals.
     """
-    k = ctx.settings.deal_coach_similar_deals
+    k = settings.deal_coach_similar_deals
     if k <= 0 or not repo.account_vectors_exist(session):
         return []
     summary = ". ".join(p for p in (deal.name, deal.account_name, *repo.account_profile(session, deal.account_id))
                         if p)
-    hits = embedding_job.search(session, get_embedder(ctx.settings), "account_description", summary,
+    hits = embedding_job.search(session, get_embedder(settings), "account_description", summary,
                                 k=SIMILAR_SEARCH_K)
     ranked = [h.entity_id for h in hits if h.entity_id != deal.account_id]
     won = repo.won_deals_of_accounts(session, ranked, deal.deal_id, limit=4 * k)
@@ -210,7 +210,7 @@ def advise(state: CoachState, runtime: Runtime[RunContext]) -> CoachState:
         contacts = repo.account_contacts(session, [deal.account_id]).get(deal.account_id, []) if deal.account_id \
             else []
         timeline = repo.timeline(session, deal_id, ctx.now)
-        similar = similar_won_deals(session, deal, ctx)
+        similar = similar_won_deals(session, deal, ctx.settings)
         facts = grounding_facts(session, deal, contacts, timeline, similar, today)
         value, outcome, model, why_not = ask_model(session, ctx, prompt,
                                                    prompt_inputs(deal, flags, contacts, timeline, similar, today),

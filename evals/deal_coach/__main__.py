@@ -1,4 +1,4 @@
-"""`salesagents eval run deal_coach [--advice scripted|model] [--limit N] [--datasets DIR] [--json]`.
+"""`salesagents eval run deal_coach [--advice scripted|model] [--deals N] [--datasets DIR] [--json]`.
 
 Scenarios and grounding run in a throwaway database (created, migrated, dropped). `--advice scripted` (default)
 answers with a fixed mix of grounded and ungrounded replies at the HTTP boundary; `model` asks the
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="salesagents eval run deal_coach", description=__doc__)
     parser.add_argument("--advice", choices=("scripted", "model"), default="scripted")
     parser.add_argument("--datasets", type=Path, default=None, help="Data sets folder (default: settings).")
-    parser.add_argument("--limit", type=int, default=None,
+    parser.add_argument("--deals", type=int, default=None,
                         help="Grounding part: coach only the first N flagged deals (a slow local model).")
     parser.add_argument("--json", action="store_true", help="Print the figures as one JSON object.")
     args = parser.parse_args(argv)
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                 settings = settings.model_copy(update={"llm_base_url": "http://scripted-model.invalid/v1",
                                                        "llm_model": "scripted", "llm_purposes": {},
                                                        "llm_budgets": {}})
-            result.grounding = grounding_check(engine, built, NOW, settings, http_client, args.limit)
+            result.grounding = grounding_check(engine, built, NOW, settings, http_client, args.deals)
     except CrmError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

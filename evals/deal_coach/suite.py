@@ -29,7 +29,6 @@ from agents import registry
 from agents.deal_coach import agent_specs
 from agents.deal_coach.nodes import detect_all, grounding_facts, similar_won_deals
 from agents.runtime import runs
-from agents.runtime.context import RunContext
 from agents.runtime.executor import execute_run
 from core.config import Settings
 from core.db.engine import session_scope
@@ -185,9 +184,8 @@ def grounding_check(engine: Engine, built: dict[int, Case], now: datetime, setti
             [(deal, _flags)] = detect_all(session, now, settings, [s.subject_id])
             contacts = repo.account_contacts(session, [deal.account_id]).get(deal.account_id, []) \
                 if deal.account_id else []
-            ctx = RunContext(0, AGENT, "deal", deal.deal_id, "", now, None, settings)  # type: ignore[arg-type]
             facts = grounding_facts(session, deal, contacts, repo.timeline(session, deal.deal_id, now),
-                                    similar_won_deals(session, deal, ctx), now.date())
+                                    similar_won_deals(session, deal, settings), now.date())
             issues = [p for a in s.evidence.get("actions", [])
                       for p in problems(f"{a['action']}. {a['why']}", facts,
                                         due=date.fromisoformat(a["due_date"]))]
