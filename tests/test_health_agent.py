@@ -124,7 +124,9 @@ def test_a_summary_that_fails_its_guards_is_replaced_by_the_template(engine: Eng
         built = customer(session, week_ago, name="Promised Ltd", nps=8, meetings=1, satisfaction=4)
     assert _execute(engine, built.account_id, week_ago).status == "succeeded"
     with session_scope(engine) as session:
-        degrade(session, built.account_id, NOW, tickets=6, overdue_days=80, nps=0)
+        degrade(session, built.account_id, NOW, tickets=1, overdue_days=80, nps=0)
+        for _ in range(5):  # breached tickets: the diff and the drivers both speak of SLA breaches in 90 days
+            f.ticket(session, built.account_id, opened_at=NOW - timedelta(days=2), sla_due_at=NOW - timedelta(days=1))
     offer = "Offer Promised Ltd a 30% discount and a full refund to keep them."
     outcome = _execute(engine, built.account_id, NOW, ScriptedServer(reply(offer), reply(offer)))
     assert outcome.status == "succeeded", outcome.error
@@ -144,7 +146,7 @@ def test_a_rise_or_a_steady_band_creates_no_task_and_no_model_call(engine: Engin
     outcome = _execute(engine, built.account_id, NOW)
     assert outcome.status == "succeeded" and outcome.llm_calls == 0, outcome.error
     before, after = _scores(engine, built.account_id)
-    assert after.score > before.score and after.factors["diff"]["reasons"][0] == "NPS 10/10 (was NPS 4/10)"
+    assert after.score > before.score and after.factors["diff"]["reasons"][0] == "NPS 10/10 (was 4/10)"
     with session_scope(engine) as session:
         assert session.scalar(select(func.count()).select_from(Task).where(Task.agent_run_id == outcome.run_id)) == 0
 

@@ -26,7 +26,7 @@ from core.services import outputs
 from prompts.registry import read_file, root
 from tools.health.api import PURPOSE
 from tools.health.assess import assess
-from tools.health.scoring import band_of, diff, worse
+from tools.health.scoring import band_of, diff, drivers, worse
 
 EVENTS = ("nps.response_received", "payment.received", "activity.logged")
 TASK = "band_drop"
@@ -90,10 +90,13 @@ def route_score(state: HealthState) -> str:
     return "summarize" if state["scored"].get("dropped") and state["inputs"].get("csm_id") else "__end__"
 
 
-def _drivers(inputs: dict[str, Any]) -> list[str]:
+def _drivers(inputs: dict[str, Any], scored: dict[str, Any]) -> list[str]:
+    """Children driving a roll-up, then the signals costing most points that the diff does not already name
+    (each fact said once: the guards refuse repeated phrases)."""
     factors = inputs["factors"]
+    named = (scored.get("diff") or {}).get("reason_signals", [])
     rolled = factors.get("rollup", {}).get("drivers", [])
-    return [*rolled, *factors.get("drivers", [])][:5]
+    return [*rolled, *drivers(factors.get("signals", {}), skip=named)][:4]
 
 
 def summarize(state: HealthState, runtime: Runtime[RunContext]) -> HealthState:
@@ -108,7 +111,7 @@ def summarize(state: HealthState, runtime: Runtime[RunContext]) -> HealthState:
             inputs={"account_name": inputs["account_name"], "score": scored["score"], "band": scored["band"],
                     "previous_score": scored["previous_score"], "previous_band": scored["previous_band"],
                     "change": change.get("summary", ""), "reasons": change.get("reasons", []),
-                    "drivers": _drivers(inputs)})
+                    "drivers": _drivers(inputs, scored)})
     return {"summary": {"text": text.text, "prompt_ref": text.prompt_ref, "model": text.model,
                         "fallback": text.fallback}}
 
@@ -121,7 +124,8 @@ def task(state: HealthState, runtime: Runtime[RunContext]) -> HealthState:
              f"({scored['previous_score']} → {scored['score']})")
     change = (scored["diff"] or {}).get("summary", "")
     description = "\n".join([summary["text"], "", f"Change: {change}" if change else "",
-                             "Drivers: " + "; ".join(_drivers(inputs)) if _drivers(inputs) else ""]).strip()
+                             "Also costing points: " + "; ".join(_drivers(inputs, scored))
+                             if _drivers(inputs, scored) else ""]).strip()
     days = ctx.settings.health_band_drop_task_days
     with ctx.transaction() as session:
         row = outputs.write_task(session, ctx.origin, purpose=TASK, title=title, assignee_id=inputs["csm_id"],

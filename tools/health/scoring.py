@@ -7,7 +7,7 @@ evenly over its signals, or per signal) or from a learned version (tools.health.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -83,12 +83,18 @@ class Health:
 
     def drivers(self, limit: int = 3) -> list[str]:
         """The signals costing the most points, in words: what to look at first."""
-        worst = sorted((s for s in self.signals.values() if s["lost"] >= 1), key=lambda s: -s["lost"])
-        return [f"{s['text']} (-{s['lost']:.0f})" for s in worst[:limit]]
+        return drivers(self.signals, limit=limit)
 
     def factors(self) -> dict[str, Any]:
         return {"weights_source": self.weights_source, "signals": self.signals, "categories": self.categories,
                 "missing": self.missing, "drivers": self.drivers()}
+
+
+def drivers(signals: Mapping[str, Mapping[str, Any]], *, skip: Sequence[str] = (), limit: int = 3) -> list[str]:
+    """The signals costing the most points (at least one), in words; `skip` leaves out those already named."""
+    worst = sorted((s for n, s in signals.items() if float(s["lost"]) >= 1 and n not in skip),
+                   key=lambda s: -float(s["lost"]))
+    return [f"{s['text']} (-{float(s['lost']):.0f})" for s in worst[:limit]]
 
 
 def raw_score(sub_scores: Mapping[str, float | None], weights: Weights) -> float | None:
@@ -114,7 +120,7 @@ def score(facts: Facts, weights: Weights, ar_scale: float) -> Health:
         if r.sub_score is None or w <= 0:
             continue
         share = w / total
-        signals[sig.name] = {"label": sig.label, "value": r.value, "text": r.text,
+        signals[sig.name] = {"label": sig.label, "value": r.value, "text": r.text, "short": r.short or r.text,
                              "sub_score": round(r.sub_score, 4), "weight": round(share, 4),
                              "points": round(100 * share * r.sub_score, 2),
                              "lost": round(100 * share * (1 - r.sub_score), 2)}
@@ -143,8 +149,8 @@ def diff(current_score: int | None, current_signals: Mapping[str, Any], previous
          previous_score: float | None, now: datetime, previous_at: datetime | None) -> dict[str, Any] | None:
     """The change against the previous stored score, with the signals that moved it most, in words.
 
-    e.g. "−18 since last week: 3 open tickets (was 0 open tickets), invoice 45 days overdue (was no overdue
-    invoice)". None when there is nothing to compare with.
+    e.g. "−18 since last week: 3 open tickets (was 0), invoice 45 days overdue (was none)". None when there is
+    nothing to compare with.
     """
     if current_score is None or previous_score is None or previous is None or previous_at is None:
         return None
@@ -155,14 +161,16 @@ def diff(current_score: int | None, current_signals: Mapping[str, Any], previous
         old = before.get(name)
         change = float(sig["points"]) - (float(old["points"]) if old else 0.0)
         if abs(change) >= 0.5 and (old is None or old.get("text") != sig["text"]):
-            was = f" (was {old['text']})" if old else " (new signal)"
-            moves.append((change, f"{sig['text']}{was}"))
+            was = f" (was {old.get('short') or old['text']})" if old else " (new signal)"
+            moves.append((change, name, f"{sig['text']}{was}"))
     for name, old in before.items():
         if name not in current_signals and abs(float(old["points"])) >= 0.5:
-            moves.append((-float(old["points"]), f"no data for {str(old['label']).lower()} (was {old['text']})"))
+            moves.append((-float(old["points"]), name,
+                          f"no data for {str(old['label']).lower()} (was {old.get('short') or old['text']})"))
     # The reasons point the same way as the change: a drop is explained by what fell, a rise by what rose.
     moves.sort(key=lambda m: m[0] if delta < 0 else -m[0])
-    reasons = [text for change, text in moves if (change < 0) == (delta < 0)][:3] if delta else []
+    chosen = [m for m in moves if (m[0] < 0) == (delta < 0)][:3] if delta else []
+    reasons = [text for _, _, text in chosen]
     if delta == 0:
         summary = f"unchanged {since_words(now, previous_at)}"
     else:
@@ -170,7 +178,8 @@ def diff(current_score: int | None, current_signals: Mapping[str, Any], previous
     if reasons:
         summary += ": " + ", ".join(reasons)
     return {"delta": delta, "previous_score": round(previous_score), "previous_band": previous.get("band"),
-            "previous_at": previous_at.isoformat(), "reasons": reasons, "summary": summary}
+            "previous_at": previous_at.isoformat(), "reasons": reasons,
+            "reason_signals": [name for _, name, _ in chosen], "summary": summary}
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,13 @@ Facts = dict[str, Any]
 
 @dataclass(frozen=True)
 class Reading:
-    """A signal's sub-score (None: no data), its value and the words for it ("invoice 45 days overdue")."""
+    """A signal's sub-score (None: no data), its value, the words for it ("invoice 45 days overdue") and the
+    value alone ("45 days"), which a diff quotes as the value before."""
 
     sub_score: float | None
     value: float | None
     text: str
+    short: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ def _login_trend(f: Facts, _: float) -> Reading:
     if avg <= 0:
         return _none("no logins before the latest snapshot")
     ratio = points[-1]["logins"] / avg
-    return Reading(_clamp(ratio), round(ratio - 1, 3), f"logins {ratio - 1:+.0%} vs the previous months")
+    return Reading(_clamp(ratio), round(ratio - 1, 3), f"logins {ratio - 1:+.0%} vs the previous months",
+                   f"{ratio - 1:+.0%}")
 
 
 def _active_users(f: Facts, _: float) -> Reading:
@@ -65,7 +68,7 @@ def _active_users(f: Facts, _: float) -> Reading:
     if not seats:
         return _none("no seats")
     ratio = points[-1]["active_users"] / seats
-    return Reading(_clamp(ratio / 0.8), round(ratio, 3), f"{ratio:.0%} of seats active")
+    return Reading(_clamp(ratio / 0.8), round(ratio, 3), f"{ratio:.0%} of seats active", f"{ratio:.0%}")
 
 
 def _feature_adoption(f: Facts, _: float) -> Reading:
@@ -73,26 +76,27 @@ def _feature_adoption(f: Facts, _: float) -> Reading:
     if not points or available <= 0:
         return _none("no feature data")
     share = min(points[-1]["features"], available) / available
-    return Reading(share, round(share, 3), f"{points[-1]['features']} of {available} features adopted")
+    return Reading(share, round(share, 3), f"{points[-1]['features']} of {available} features adopted",
+                   f"{points[-1]['features']} of {available}")
 
 
 def _open_tickets(f: Facts, _: float) -> Reading:
     n = f["support"]["open_tickets"]
-    return Reading(1 / (1 + n / 2), n, f"{n} open ticket{'s' if n != 1 else ''}")
+    return Reading(1 / (1 + n / 2), n, f"{n} open ticket{'s' if n != 1 else ''}", str(n))
 
 
 def _sla_breaches(f: Facts, _: float) -> Reading:
     n = f["support"]["sla_breaches_90d"]
     if n is None:
         return _none("no SLA data")
-    return Reading(1 / (1 + n), n, f"{n} SLA breach{'es' if n != 1 else ''} in 90 days")
+    return Reading(1 / (1 + n), n, f"{n} SLA breach{'es' if n != 1 else ''} in 90 days", str(n))
 
 
 def _satisfaction(f: Facts, _: float) -> Reading:
     avg = f["support"]["satisfaction_avg"]
     if avg is None:
         return _none("no ticket ratings")
-    return Reading(_clamp((avg - 1) / 4), avg, f"ticket satisfaction {avg:.1f}/5")
+    return Reading(_clamp((avg - 1) / 4), avg, f"ticket satisfaction {avg:.1f}/5", f"{avg:.1f}/5")
 
 
 def _days_overdue(f: Facts, _: float) -> Reading:
@@ -100,12 +104,12 @@ def _days_overdue(f: Facts, _: float) -> Reading:
     if days is None:
         return _none("no invoice due dates")
     text = f"invoice {days} days overdue" if days else "no overdue invoice"
-    return Reading(_clamp(1 - days / 90), days, text)
+    return Reading(_clamp(1 - days / 90), days, text, f"{days} days" if days else "none")
 
 
 def _open_ar(f: Facts, scale: float) -> Reading:
     ar = f["finance"]["open_ar"]
-    return Reading(1 / (1 + ar / scale), ar, f"open AR {ar:,.0f}")
+    return Reading(1 / (1 + ar / scale), ar, f"open AR {ar:,.0f}", f"{ar:,.0f}")
 
 
 def _on_time(f: Facts, _: float) -> Reading:
@@ -113,7 +117,7 @@ def _on_time(f: Facts, _: float) -> Reading:
     if not due:
         return _none("no invoice due in the last year")
     share = on_time / due
-    return Reading(share, round(share, 3), f"{on_time} of {due} invoices paid on time")
+    return Reading(share, round(share, 3), f"{on_time} of {due} invoices paid on time", f"{on_time} of {due}")
 
 
 def _autopay(f: Facts, _: float) -> Reading:
@@ -121,26 +125,26 @@ def _autopay(f: Facts, _: float) -> Reading:
     if not n:
         return _none("no payments in the last year")
     share = auto / n
-    return Reading(share, round(share, 3), f"{share:.0%} of payments automatic")
+    return Reading(share, round(share, 3), f"{share:.0%} of payments automatic", f"{share:.0%}")
 
 
 def _meetings(f: Facts, _: float) -> Reading:
     n = f["engagement"]["meetings_90d"]
     if n is None:
         return _none("no meeting data")
-    return Reading(_clamp(n / 3), n, f"{n} meeting{'s' if n != 1 else ''} in 90 days")
+    return Reading(_clamp(n / 3), n, f"{n} meeting{'s' if n != 1 else ''} in 90 days", str(n))
 
 
 def _nps(f: Facts, _: float) -> Reading:
     score = f["engagement"]["nps_latest"]
     if score is None:
         return _none("no NPS answer in the last year")
-    return Reading(score / 10, score, f"NPS {score}/10")
+    return Reading(score / 10, score, f"NPS {score}/10", f"{score}/10")
 
 
 def _contacts(f: Facts, _: float) -> Reading:
     n = f["engagement"]["contacts"]
-    return Reading(_clamp(n / 3), n, f"{n} contact{'s' if n != 1 else ''}")
+    return Reading(_clamp(n / 3), n, f"{n} contact{'s' if n != 1 else ''}", str(n))
 
 
 def _renewal(f: Facts, _: float) -> Reading:
@@ -149,22 +153,22 @@ def _renewal(f: Facts, _: float) -> Reading:
         return _none("no contract in force")
     days = c["days_to_renewal"]
     if c["auto_renew"]:
-        return Reading(1.0, days, f"renews automatically in {days} days")
-    return Reading(_clamp(days / 180), days, f"renewal in {days} days")
+        return Reading(1.0, days, f"renews automatically in {days} days", f"{days} days, automatic")
+    return Reading(_clamp(days / 180), days, f"renewal in {days} days", f"{days} days")
 
 
 def _commitment(f: Facts, _: float) -> Reading:
     months = f["contract"]["term_months"]
     if months is None:
         return _none("no contract in force")
-    return Reading(_clamp(months / 24), months, f"{months}-month term")
+    return Reading(_clamp(months / 24), months, f"{months}-month term", f"{months} months")
 
 
 def _tenure(f: Facts, _: float) -> Reading:
     months = f["contract"]["tenure_months"]
     if months is None:
         return _none("no contract in force")
-    return Reading(1 - math.exp(-months / 12), months, f"customer for {months} months")
+    return Reading(1 - math.exp(-months / 12), months, f"customer for {months} months", f"{months} months")
 
 
 SIGNALS: tuple[Signal, ...] = (
