@@ -81,10 +81,14 @@ class Settings(BaseSettings):
             "deal_coach": "0 7 * * *", "quote_followup": "30 7 * * *", "health_monitor": "0 6 * * 1",
             "upsell_detector": "30 6 * * 1", "expansion_detector": "0 6 1 * *", "lead_model_retrain": "0 2 * * *",
             "approval_sla": "*/5 * * * *", "sweep_stuck_runs": "* * * * *",
+            "nps_survey": "0 5 * * *", "renewals": "15 5 * * *",
         },
         description='Cron expressions (UTC) per scheduled job, JSON; e.g. {"deal_coach": "0 8 * * 1-5"}.')
     agent_modules: list[str] = Field(
-        default_factory=lambda: ["agents.lead_scorer", "agents.quote_followup", "agents.auto_labeler"],
+        default_factory=lambda: ["agents.lead_scorer", "agents.quote_followup", "agents.auto_labeler",
+                                 "agents.nps_followup", "agents.deal_coach",
+                                 "agents.health_monitor", "agents.upsell_detector", "agents.expansion_detector",
+                                 "agents.renewals"],
         description='Modules whose `agent_specs()` register agents, JSON; e.g. ["agents.lead_scorer"].')
     lead_routing: Literal["off", "round_robin", "territory"] = Field(
         default="round_robin",
@@ -109,6 +113,86 @@ class Settings(BaseSettings):
         default=False,
         description="Auto-Labeler asks the model (choices limited to the taxonomy) for an account's industry when "
                     "similar labeled accounts leave it unsure or there are too few of them.")
+    # NPS Follow-up and survey scheduling (agents/nps_followup).
+    nps_survey_milestones: dict[str, str] = Field(
+        default_factory=lambda: {"30_day": "start+30", "90_day": "start+90", "renewal": "end-60"},
+        description='When a contract\'s contacts get an NPS survey, JSON: name -> "start+DAYS" (after the contract '
+                    'starts) or "end-DAYS" (before it ends); e.g. {"renewal": "end-45"}.')
+    nps_company_name: str = Field(
+        default="Customer Success", description="Company name NPS replies and survey invitations are signed with.")
+    nps_survey_catch_up_days: int = Field(
+        default=7, ge=0, description="A milestone missed (beat down) still gets its survey this many days later.")
+    # Upsell Opportunity Detector (weekly), Expansion Signal Detector (monthly), renewals (tools/upsell).
+    upsell_seat_ratio: float = Field(
+        default=0.9, gt=0, description="Seats used / seat limit at or above which an account shows seat pressure.")
+    upsell_strong_seat_ratio: float = Field(
+        default=1.0, gt=0, description="Seat pressure this high is strong on its own (a proposed expansion deal).")
+    upsell_seat_increment: float = Field(
+        default=0.2, gt=0, description="Extra seats a seat-pressure proposal offers, as a share of the seat limit.")
+    upsell_similar_accounts: int = Field(
+        default=10, ge=1, description="Cross-sell: how many accounts with the most similar product sets to compare.")
+    upsell_cross_sell_min_share: float = Field(
+        default=0.5, gt=0, le=1, description="Cross-sell: share of those similar accounts that must own a product.")
+    upsell_cross_sell_min_accounts: int = Field(
+        default=3, ge=1, description="Cross-sell: similar accounts that must own a product (at least).")
+    upsell_strong_min_signals: int = Field(
+        default=2, ge=1, description="Opportunity signals (payment health not counted) that make a suggestion "
+                                     "strong enough to propose an expansion deal; overdue invoices never propose.")
+    upsell_pipeline: str | None = Field(
+        default=None, description="Pipeline (by name) of proposed expansion deals; unset or absent: the default.")
+    upsell_llm: bool = Field(
+        default=False, description="Upsell/Expansion suggestions also get a model-written 'why now, next step' "
+                                   "paragraph (guarded; the template otherwise); one model call per new suggestion.")
+    expansion_growth_days: int = Field(
+        default=90, ge=7, description="Usage growth: the window whose first and last snapshots are compared.")
+    expansion_growth_min: float = Field(
+        default=0.2, gt=0, description="Usage growth: relative rise of active users across the window (0.2 = 20%).")
+    expansion_new_contacts_days: int = Field(
+        default=30, ge=1, description="New team members: contacts created at the account within this many days.")
+    expansion_new_contacts_min: int = Field(
+        default=2, ge=1, description="New team members: how many new contacts make the signal.")
+    expansion_nps_days: int = Field(default=180, ge=1, description="Positive NPS: responses this recent count.")
+    expansion_nps_min_score: int = Field(default=9, ge=0, le=10, description="Positive NPS: latest score at least.")
+    expansion_engagement_days: int = Field(
+        default=60, ge=1, description="High engagement: activities at the account within this many days...")
+    expansion_engagement_min_activities: int = Field(default=3, ge=1, description="...at least this many.")
+    expansion_payment_days: int = Field(
+        default=365, ge=1, description="Payment health: invoices issued within this many days, none overdue.")
+    expansion_deal_share: float = Field(
+        default=0.2, gt=0, description="Amount of a proposed expansion deal from expansion signals, share of ARR.")
+    renewal_window_days: int = Field(
+        default=90, ge=1, description="Contracts ending within this many days get a renewal deal and quote draft.")
+    renewal_pipeline: str = Field(
+        default="Renewals", description="Pipeline (by name) of renewal deals; absent: the default pipeline.")
+    # Deal Coach (agents/deal_coach): stall flags, norms learned from won deals, similar won deals.
+    deal_coach_no_activity_days: int = Field(
+        default=14, ge=1, description="An open deal without any activity this many days is flagged no_activity.")
+    deal_coach_push_threshold: int = Field(
+        default=2, ge=1, description="An expected close date moved later this many times flags close_date_pushed.")
+    deal_coach_decision_maker_from_position: int = Field(
+        default=2, ge=1, description="From this stage position on, a deal without activity with a decision maker "
+                                     "is flagged no_decision_maker.")
+    deal_coach_norm_quantile: float = Field(
+        default=0.75, gt=0, le=1, description="A stage's norm: this quantile of won deals' days in it.")
+    deal_coach_norm_min_samples: int = Field(
+        default=5, ge=1, description="Won deals needed to learn a stage's norm; fewer: the stage's rot_days.")
+    deal_coach_similar_deals: int = Field(
+        default=3, ge=0, description="Similar won deals (pgvector over account descriptions) shown to the model; "
+                                     "0 turns the search off.")
+    # Customer Health Monitor (agents/health_monitor, tools/health).
+    health_weights: dict[str, float] = Field(
+        default_factory=lambda: {"usage": 0.25, "support": 0.2, "finance": 0.2, "engagement": 0.15,
+                                 "contract": 0.2},
+        description='Health score weights, JSON: per category (usage, support, finance, engagement, contract; '
+                    'split evenly over its signals) or per signal ("finance.days_overdue"), a signal entry '
+                    'overriding its category; e.g. {"usage": 0.4, "support.satisfaction": 0}.')
+    health_use_learned_weights: bool = Field(
+        default=True, description="Score with the weights learned from churn history (`salesagents health weights "
+                                  "--learn`) when a version is promoted; else with health_weights.")
+    health_ar_scale: float = Field(
+        default=10_000, gt=0, description="Open AR (account currency) at which the AR signal scores one half.")
+    health_band_drop_task_days: int = Field(
+        default=2, ge=0, description="A drop into a worse health band gives the CSM a task due this many days later.")
     approval_escalate_after_min: int = Field(default=240, description="Unreviewed drafts escalate to the manager.")
     approval_expire_after_min: int = Field(default=4320, description="Unreviewed drafts expire (never sent).")
     mail_transport: str = Field(default="local", description="`local`: mail stays in mail_messages; `smtp`: sent.")
@@ -118,6 +202,13 @@ class Settings(BaseSettings):
     smtp_password: str | None = Field(default=None, description="SMTP password.")
     smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection with STARTTLS.")
     mail_from: str = Field(default="success@salesagents.example", description="Sender address of outgoing mail.")
+
+    # REST API and web sign-in (issue 8, api helper).
+    api_session_ttl_hours: float = Field(default=12, gt=0, description="A web session ends after this long idle.")
+    api_cookie_secure: bool = Field(default=False, description="Send the session cookie over HTTPS only.")
+    public_leads_per_minute: float = Field(
+        default=10, gt=0, description="Web-form lead capture: sustained requests per minute per client IP.")
+    public_leads_burst: int = Field(default=5, ge=1, description="Web-form lead capture: burst allowance per IP.")
 
     @property
     def pgdata(self) -> Path:

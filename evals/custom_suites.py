@@ -16,7 +16,15 @@ CUSTOM_SUITES: dict[str, str] = {
     "lead_scoring.v1": "evals.lead_scoring.__main__",
     "auto_labeler": "evals.auto_labeler.__main__", "auto_labeler.v1": "evals.auto_labeler.__main__",
     "quote_followup": "evals.quote_followup.__main__", "quote_followup.v1": "evals.quote_followup.__main__",
+    "health_monitor": "evals.health_monitor.__main__", "health_monitor.v1": "evals.health_monitor.__main__",
+    "upsell": "evals.upsell.__main__", "upsell.v1": "evals.upsell.__main__",
+    "expansion": "evals.upsell.expansion", "expansion.v1": "evals.upsell.expansion",
+    "deal_coach": "evals.deal_coach.__main__", "deal_coach.v1": "evals.deal_coach.__main__",
+    "nps_followup": "evals.nps_followup.__main__", "nps_followup.v1": "evals.nps_followup.__main__",
 }
+
+# Custom suites that also take the runner's own `--limit N` and `--scripted` (forwarded to them, not refused).
+TAKES_RUNNER_OPTIONS: frozenset[str] = frozenset({"nps_followup", "nps_followup.v1"})
 
 Main = Callable[[list[str]], int]
 

@@ -59,5 +59,5 @@ def test_every_registered_custom_suite_has_a_main() -> None:
     assert {"lead_scorer", "lead_scoring.v1"} <= set(CUSTOM_SUITES)
     for name in CUSTOM_SUITES:
         assert callable(get_main(name))
-    with pytest.raises(InvalidInput, match="unknown custom suite 'deal_coach'"):
-        get_main("deal_coach")
+    with pytest.raises(InvalidInput, match="unknown custom suite 'no_such_suite'"):
+        get_main("no_such_suite")

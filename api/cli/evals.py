@@ -91,12 +91,16 @@ def run(ctx: typer.Context, suite: SuiteArg,
     of the arguments (e.g. --data FILE --target COLUMN --exclude COL,COL --seed N)."""
     from core.db.engine import session_scope
     from evals.base import SuiteUnavailable
-    from evals.custom_suites import custom_suite_names, is_custom
+    from evals.custom_suites import TAKES_RUNNER_OPTIONS, custom_suite_names, is_custom
     from evals.runner import run_suite
     from evals.suites import suite_ids
 
     if is_custom(suite):
-        _run_custom(suite, list(ctx.args), as_json, {
+        extra = list(ctx.args)
+        if suite in TAKES_RUNNER_OPTIONS:
+            extra += (["--limit", str(limit)] if limit is not None else []) + (["--scripted"] if scripted else [])
+            limit, scripted = None, False
+        _run_custom(suite, extra, as_json, {
             "--prompt-version": prompt_version is not None, "--model": model is not None,
             "--limit": limit is not None, "--scripted": scripted, "--baseline": baseline, "--note": note is not None})
         return

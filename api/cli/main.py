@@ -25,12 +25,18 @@ def _register() -> None:
     from api.cli import demo as demo_cli
     from api.cli import embed as embed_cli
     from api.cli import evals as evals_cli
+    from api.cli import forecast as forecast_cli
+    from api.cli import health as health_cli
     from api.cli import importing as import_cli
+    from api.cli import inbox as inbox_cli
     from api.cli import lead_scoring as scoring_cli
     from api.cli import llm as llm_cli
     from api.cli import llm_usage
     from api.cli import prompts as prompts_cli
     from api.cli import seed as seed_cli
+    from api.cli import serve as serve_cli
+    from api.cli import suggestions as suggestions_cli
+    from api.cli import users as users_cli
     from api.cli import worker as worker_cli
 
     app.add_typer(db_cli.app, name="db")
@@ -45,11 +51,17 @@ def _register() -> None:
     app.command("run")(agents_cli.run)
     app.command("runs")(agents_cli.runs)
     app.add_typer(approvals_cli.app, name="approvals")
+    app.add_typer(inbox_cli.app, name="inbox")
     app.add_typer(evals_cli.app, name="eval")
+    app.add_typer(health_cli.app, name="health")
+    app.add_typer(forecast_cli.app, name="forecast")
     app.add_typer(scoring_cli.app, name="scoring")
+    app.add_typer(suggestions_cli.app, name="suggestions")
     app.command("worker")(worker_cli.worker)
     app.command("beat")(worker_cli.beat)
     app.command("dispatch")(worker_cli.dispatch)
+    app.add_typer(users_cli.app, name="users")
+    app.command("api")(serve_cli.api)
 
 
 def run() -> None:
