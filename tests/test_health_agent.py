@@ -22,7 +22,7 @@ from agents.runtime.executor import RunOutcome, execute_run
 from api.cli import health as health_cli
 from core.db.engine import session_scope
 from core.models import AgentRun, AgentScore, LlmCall, OutboxEvent, Task
-from core.models.enums import ActivityKind, TaskPriority, TaskSource
+from core.models.enums import ActivityKind, TaskPriority, TaskSource, TicketStatus
 from core.services import engagement
 from tests import factories as f
 from tests.conftest import committing_engine, registered
@@ -200,6 +200,23 @@ def test_health_show_and_weights_on_the_command_line(cli: typer.Typer) -> None:
     assert shown.exit_code == 0, shown.output
     assert "not scored by the Health Monitor yet" in shown.output and "engagement.nps" in shown.output
     assert "Troubled Child" in shown.output and "Children driving the score: Troubled Child" in shown.output
+    with session_scope() as session:
+        child = customer(session, now - timedelta(days=7), name="Scored Child", arr="500",
+                         parent_id=parent.account_id)
+    for at in (now - timedelta(days=7), now):
+        if at == now:
+            with session_scope() as session:
+                degrade(session, child.account_id, now)
+        with session_scope() as session:
+            run = runs.create_run(session, "health_monitor", "manual", "account", child.account_id)
+            assert run is not None
+            run_id = run.id
+        assert execute_run(run_id, now=at, settings=llm_settings(llm_budgets={"health_monitor": {"per_run": 0}})
+                           ).status == "succeeded"
+    scored = runner.invoke(cli, ["health", "show", str(child.account_id)])
+    assert scored.exit_code == 0, scored.output
+    assert "Change: −" in scored.output and "since last week: " in scored.output
+    assert "History (newest first)" in scored.output and scored.output.count("Healthy") >= 1
     missing = runner.invoke(cli, ["health", "show", "987654"])
     assert missing.exit_code != 0 and "account 987654" in str(missing.exception)
     weights = runner.invoke(cli, ["health", "weights"])
@@ -207,3 +224,24 @@ def test_health_show_and_weights_on_the_command_line(cli: typer.Typer) -> None:
     assert "In use: settings" in weights.output and "finance.days_overdue" in weights.output
     learn = runner.invoke(cli, ["health", "weights", "--learn"])
     assert learn.exit_code != 0 and "renewal outcomes" in str(learn.exception)
+
+
+def test_a_run_that_failed_after_scoring_does_not_hide_the_drop_from_the_next_run(engine: Engine) -> None:
+    week_ago = NOW - timedelta(days=7)
+    with session_scope(engine) as session:
+        built = customer(session, week_ago, name="Crashed Ltd", nps=8, meetings=1, satisfaction=4)
+    assert _execute(engine, built.account_id, week_ago).status == "succeeded"
+    with session_scope(engine) as session:
+        degrade(session, built.account_id, NOW, tickets=4, overdue_days=60, nps=0)
+    crashed = _execute(engine, built.account_id, NOW, ScriptedServer(reply(SUMMARY)))
+    assert crashed.status == "succeeded", crashed.error
+    with session_scope(engine) as session:  # as if the run had died after storing its score, before the task
+        session.get_one(AgentRun, crashed.run_id).status = "failed"
+        session.execute(Task.__table__.delete().where(Task.agent_run_id == crashed.run_id))
+        f.ticket(session, built.account_id, opened_at=NOW, status=TicketStatus.open)
+    retried = _execute(engine, built.account_id, NOW + timedelta(hours=1), ScriptedServer(reply(SUMMARY)))
+    assert retried.status == "succeeded" and retried.llm_calls == 1, retried.error
+    first, _, last = _scores(engine, built.account_id)
+    assert last.factors["diff"]["previous_score"] == round(first.score) and last.band != "Healthy"
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Task).where(Task.agent_run_id == retried.run_id)) == 1

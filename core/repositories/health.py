@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from core.models import (
     Account,
     Activity,
+    AgentRun,
     AgentScore,
     Contact,
     Contract,
@@ -181,10 +182,13 @@ def latest_scores(session: Session, account_id: int, limit: int = 10, purpose: s
 
 def previous_score(session: Session, account_id: int, before_key: str, purpose: str = "health",
                    agent: str = "health_monitor") -> AgentScore | None:
-    """The latest stored score other than the one with this idempotency key (a re-run must not diff itself)."""
-    return session.scalar(select(AgentScore).where(
+    """The latest score other than the one with this idempotency key (a re-run must not diff itself) whose run
+    finished: a run that failed after storing its score (say, before the CSM's task) does not hide the drop from
+    the next run."""
+    return session.scalar(select(AgentScore).join(AgentRun, AgentRun.id == AgentScore.run_id).where(
         AgentScore.agent == agent, AgentScore.subject_type == "account", AgentScore.subject_id == account_id,
-        AgentScore.purpose == purpose, AgentScore.idempotency_key != before_key)
+        AgentScore.purpose == purpose, AgentScore.idempotency_key != before_key,
+        AgentRun.status.in_(("succeeded", "waiting_review")))
         .order_by(AgentScore.created_at.desc(), AgentScore.id.desc()).limit(1))
 
 
