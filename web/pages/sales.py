@@ -1,0 +1,149 @@
+"""Seller pages: the pipeline Kanban board (drag a card to move the deal), the deal page with the Deal Coach's
+suggestions, scores and timeline, leads ranked by score with their factors, and the person's own tasks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.deps import SessionDep
+from api.routes.common import PathId, apply_patch
+from core.errors import CrmError, InvalidInput
+from core.models import Account, Activity, AgentScore, Deal, Lead, Pipeline, Suggestion, Task
+from core.models.enums import LeadStatus, Role, TaskStatus
+from core.repositories import api_views, scoping, web_views
+from core.repositories import pipeline as pipeline_repo
+from core.repositories.scoping import Principal
+from core.services import deals as deal_service
+from core.services import suggestions as suggestion_service
+from core.services.auth import Forbidden
+from web.common import form_int, form_text, message_of, page_user, render, status_of
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+Seller = Annotated[Principal, Depends(page_user(Role.rep, Role.manager))]
+SignedIn = Annotated[Principal, Depends(page_user())]
+
+
+def _pipeline(session: SessionDep, pipeline_id: int | None) -> tuple[Pipeline, list[Pipeline]]:
+    pipelines = list(api_views.pipelines(session))
+    if not pipelines:
+        raise InvalidInput("pipeline_id", "no pipeline exists yet")
+    if pipeline_id is None:
+        return pipelines[0], pipelines
+    chosen = next((p for p in pipelines if p.id == pipeline_id), None)
+    if chosen is None:
+        raise InvalidInput("pipeline_id", f"pipeline {pipeline_id} does not exist")
+    return chosen, pipelines
+
+
+@router.get("/pipeline", response_class=HTMLResponse)
+def board(request: Request, session: SessionDep, user: Seller, pipeline_id: PathId | None = None) -> Response:
+    """Open deals in scope, one column per stage; won/lost columns are drop targets that close the deal."""
+    pipeline, pipelines = _pipeline(session, pipeline_id)
+    stages = list(pipeline_repo.stages(session, pipeline.id))
+    deals = web_views.board_deals(session, scoping.clause(user, Deal), pipeline.id)
+    by_stage: dict[int, list[Deal]] = {s.id: [] for s in stages}
+    for deal in deals:
+        by_stage.setdefault(deal.stage_id, []).append(deal)
+    accounts = web_views.account_names(session, scoping.clause(user, Account), [d.account_id for d in deals])
+    owners = web_views.user_names(session, [d.owner_id for d in deals])
+    return render(request, "pipeline.html", {"pipeline": pipeline, "pipelines": pipelines, "stages": stages,
+                                             "by_stage": by_stage, "accounts": accounts, "owners": owners})
+
+
+@router.post("/deals/{deal_id}/stage", response_class=HTMLResponse)
+async def move_stage(deal_id: PathId, request: Request, session: SessionDep, user: SignedIn) -> Response:
+    """The drop target of the board (and the deal page's form): the same service as POST /deals/{id}/stage.
+    Answers a small status fragment; 4xx with the reason when the move is refused."""
+    form = await request.form()
+    try:
+        deal = scoping.get_visible(session, user, Deal, deal_id, lock=True)
+        if user.role is Role.csm:
+            raise Forbidden("role csm may read but not change deals")
+        stage_id = form_int(form, "stage_id")
+        reason = form_text(form, "lost_reason", required=False, max_len=200) or None
+        deal = deal_service.move_stage(session, deal.id, stage_id, lost_reason=reason, actor=user.actor,
+                                       actor_id=user.user_id)
+        stage = pipeline_repo.stages(session, deal.pipeline_id)
+        name = next((s.name for s in stage if s.id == deal.stage_id), str(deal.stage_id))
+    except CrmError as exc:
+        session.rollback()
+        return render(request, "_error.html", {"message": message_of(exc)}, status_code=status_of(exc))
+    if request.headers.get("HX-Request") or request.headers.get("X-Requested-With"):
+        return render(request, "_moved.html", {"deal": deal, "stage_name": name})
+    from fastapi.responses import RedirectResponse
+
+    return RedirectResponse(f"/app/deals/{deal.id}?msg=Moved+to+{name}", status_code=303)
+
+
+@router.get("/deals/{deal_id}", response_class=HTMLResponse)
+def deal_page(deal_id: PathId, request: Request, session: SessionDep, user: SignedIn) -> Response:
+    """Everything about one deal: AI suggestions to accept or dismiss, scores with factors, timeline, tasks."""
+    deal = scoping.get_visible(session, user, Deal, deal_id)
+    stages = list(pipeline_repo.stages(session, deal.pipeline_id))
+    account = (scoping.get_visible(session, user, Account, deal.account_id)
+               if deal.account_id and scoping.is_visible(session, user, Account, deal.account_id) else None)
+    suggestions = api_views.suggestions(session, scoping.clause(user, Suggestion), subject_type="deal",
+                                        subject_id=deal.id, status=None, limit=30)
+    scores = web_views.latest_scores(session, scoping.clause(user, AgentScore), "deal", [deal.id])
+    timeline = web_views.deal_timeline(session, scoping.clause(user, Activity), deal.id)
+    tasks = web_views.deal_tasks(session, scoping.clause(user, Task), deal.id)
+    stage = next((s for s in stages if s.id == deal.stage_id), None)
+    names = web_views.user_names(session, [deal.owner_id, *[a.user_id for a in timeline]])
+    return render(request, "deal.html", {"deal": deal, "stages": stages, "stage": stage, "account": account,
+                                         "suggestions": suggestions, "scores": sorted(scores.values(),
+                                                                                      key=lambda s: s.purpose),
+                                         "timeline": timeline, "tasks": tasks, "names": names,
+                                         "can_edit": user.role is not Role.csm})
+
+
+@router.post("/suggestions/{suggestion_id}/{action}", response_class=HTMLResponse)
+async def decide_suggestion(suggestion_id: PathId, action: str, request: Request, session: SessionDep,
+                            user: SignedIn) -> Response:
+    """Accept or dismiss (htmx swaps the suggestion); a second decision shows the conflict in place."""
+    form = await request.form()
+    try:
+        if action not in ("accept", "dismiss"):
+            raise InvalidInput("action", "must be accept or dismiss")
+        suggestion = scoping.get_visible(session, user, Suggestion, suggestion_id)
+        deal_id = None
+        if action == "accept":
+            deal_id = suggestion_service.accept(session, suggestion_id, user.user_id).deal_id
+        else:
+            reason = form_text(form, "reason", required=False, max_len=200) or None
+            suggestion_service.dismiss(session, suggestion_id, user.user_id, reason=reason)
+        session.refresh(suggestion)
+    except CrmError as exc:
+        session.rollback()
+        return render(request, "_error.html", {"message": message_of(exc)}, status_code=status_of(exc))
+    return render(request, "_suggestion.html", {"s": suggestion, "new_deal_id": deal_id})
+
+
+@router.get("/leads", response_class=HTMLResponse)
+def leads(request: Request, session: SessionDep, user: Seller, status: LeadStatus | None = None) -> Response:
+    """Leads in scope, highest score first (unscored last), each with the factors raising and lowering it."""
+    filters = [Lead.status == status] if status else []
+    rows = scoping.list_visible(session, user, Lead, filters=filters, order_by=(Lead.score.desc().nulls_last(),
+                                                                                 Lead.id), limit=200)
+    return render(request, "leads.html", {"leads": rows, "status": status.value if status else "",
+                                          "statuses": [s.value for s in LeadStatus],
+                                          "owners": web_views.user_names(session, [r.owner_id for r in rows])})
+
+
+@router.get("/tasks", response_class=HTMLResponse)
+def tasks(request: Request, session: SessionDep, user: SignedIn, show: str = "open") -> Response:
+    rows = web_views.my_tasks(session, scoping.clause(user, Task), user.user_id, open_only=show != "all")
+    return render(request, "tasks.html", {"tasks": rows, "show": show})
+
+
+@router.post("/tasks/{task_id}/done", response_class=HTMLResponse)
+def task_done(task_id: PathId, request: Request, session: SessionDep, user: SignedIn) -> Response:
+    task = scoping.get_visible(session, user, Task, task_id, lock=True)
+    if task.assignee_id != user.user_id and not user.is_admin:
+        raise Forbidden("only the assignee completes a task here")
+    changes: dict[str, Any] = {"status": TaskStatus.done, "completed_at": datetime.now(UTC)}
+    apply_patch(session, task, changes, actor=user.actor, actor_id=user.user_id, entity_type="task")
+    return render(request, "_task_row.html", {"t": task})
