@@ -50,6 +50,8 @@ from core.services import deals as deal_service
 from core.services import suggestions
 from tests import factories
 from tests.conftest import committing_engine, registered
+from tests.llm_mock import ScriptedServer, llm_settings
+from tests.llm_mock import text as reply
 from tools.upsell.signals import Thresholds, recommend, seat_pressure, thresholds, usage_growth
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -369,6 +371,42 @@ def test_expansion_detector_proposes_on_two_signals(engine: Engine) -> None:
         assert sorted(suggestion.evidence["signals"]) == ["new_contacts", "payment_health", "usage_growth"]
         assert suggestion.evidence["proposal"]["amount"] == "2400.00"  # 20 % of 12000 ARR
         assert suggestion.idempotency_key.startswith(f"expansion_detector:account:{account_id}:expansion:")
+
+
+PITCH = ("Their team uses every seat they pay for and they pay on time, so a larger plan fits them. "
+         "Call their admin this week and walk through the proposed expansion.")
+
+
+def test_with_upsell_llm_the_model_adds_why_now_once_and_a_discount_falls_back(engine: Engine) -> None:
+    settings = llm_settings(upsell_llm=True)
+    with session_scope(engine) as session:
+        _pipeline(session)
+        good, _ = _strong_upsell(session)
+        bad, _ = _strong_upsell(session)
+    server = ScriptedServer(reply(PITCH))
+    outcome = _execute(engine, good, settings, server)
+    assert outcome.status == "succeeded" and outcome.llm_calls == 1, outcome.error
+    assert "50 of 50 seats" in server.user_text() and "2400.00 USD" in server.user_text()
+    offer = "Offer them a 20% discount if they sign this week. Call them today."
+    assert _execute(engine, bad, settings, ScriptedServer(reply(offer), reply(offer))).status == "succeeded"
+    with session_scope(engine) as session:
+        row = session.scalars(select(Suggestion).where(Suggestion.subject_id == good)).one()
+        assert row.body.endswith(PITCH) and "50 of 50 seats" in row.body
+        assert (row.prompt_ref, row.fallback) == ("upsell_detector.pitch@1", False)
+        fell_back = session.scalars(select(Suggestion).where(Suggestion.subject_id == bad)).one()
+        assert fell_back.fallback and "discount" not in fell_back.body.lower()
+        assert "accept or dismiss the proposed expansion deal" in fell_back.body
+    again = _execute(engine, good, settings, ScriptedServer(), NOW + timedelta(days=7))  # a call would fail
+    assert again.status in ("succeeded", "skipped") and again.llm_calls == 0, again.error
+
+
+def _execute(engine: Engine, account_id: int, settings: Settings, server: ScriptedServer,
+             now: datetime = NOW) -> RunOutcome:
+    with session_scope(engine) as session:
+        run = runs.create_run(session, "upsell_detector", "manual", "account", account_id)
+        assert run is not None
+        run_id = run.id
+    return execute_run(run_id, now=now, engine=engine, settings=settings, http_client=server.client())
 
 
 def test_decisions_name_their_errors(session: Session) -> None:

@@ -21,14 +21,18 @@ from agents.runtime.context import RunContext
 from agents.upsell_detector.state import DetectorState
 from core.config import get_settings
 from core.errors import NotFound
+from core.llm.generate import GeneratedText, generate_text
+from core.llm.guards import GuardContext
 from core.repositories import sales as sales_repo
 from core.repositories import upsell as repo
 from core.services import outputs
 from core.services.outputs import Origin
-from tools.upsell.assess import assess
+from prompts.registry import read_file, root
+from tools.upsell.assess import LABELS, assess
 from tools.upsell.signals import UPSELL, Thresholds, detect, recommend, thresholds
 
 AGENTS = {"upsell": "upsell_detector", "expansion": "expansion_detector"}
+RULES_MODEL = "rules:tools.upsell"
 SUBJECT = "account"
 
 
@@ -84,6 +88,7 @@ def evaluate(session: Session, kind: str, account_id: int, now: datetime, t: Thr
     result = assess(kind, facts, signals, t)
     return {"kind": kind, "account_id": account_id, "account_name": facts["account"]["name"],
             "signals": [s.name for s in signals], "opportunities": result.opportunities, "strong": result.strong,
+            "summaries": [f"{LABELS[s.name]}: {s.summary}" for s in signals],
             "fingerprint": result.fingerprint, "title": result.title, "body": result.body,
             "evidence": result.evidence,
             "already": repo.suggestion_exists(session, suggestion_key(kind, account_id, result.fingerprint))}
@@ -112,12 +117,32 @@ def route_start(state: DetectorState) -> str:
     return "suggest" if inputs["opportunities"] and not inputs["already"] else "__end__"
 
 
+def _pitch(session: Session, ctx: RunContext, inputs: dict[str, Any]) -> GeneratedText:
+    """The model's 'why now, next step' for the account manager (guarded; the template on failure)."""
+    proposal = inputs["evidence"].get("proposal")
+    return generate_text(
+        session, agent=ctx.agent, prompt=read_file(root() / "upsell_detector" / "pitch.md.j2"), run_id=ctx.run_id,
+        http_client=ctx.http_client, now=ctx.now, settings=ctx.settings,
+        guard=GuardContext(language="en", min_chars=20, max_chars=600),
+        inputs={"account_name": inputs["account_name"], "detector": inputs["kind"],
+                "signals": inputs["summaries"],
+                "proposal": f"{proposal['amount']} {proposal['currency']}" if proposal else ""})
+
+
 def suggest(state: DetectorState, runtime: Runtime[RunContext]) -> DetectorState:
-    """One suggestion on the account per distinct set of signals, with the evidence and any proposed deal."""
+    """One suggestion on the account per distinct set of signals, with the evidence and any proposed deal.
+
+    The body is the evidence in words (deterministic); with settings.upsell_llm a model-written paragraph on why
+    now and what next follows it. Unchanged signals never reach this node, so they cost no model call.
+    """
     ctx, inputs = runtime.context, state["inputs"]
     origin = replace(ctx.origin, input_hash=inputs["fingerprint"])
     with ctx.transaction() as session:
-        row = outputs.write_suggestion(session, origin, purpose=inputs["kind"], title=inputs["title"],
-                                       body=inputs["body"], evidence=inputs["evidence"],
-                                       model="rules:tools.upsell")
+        body, prompt_ref, model, fallback = inputs["body"], None, RULES_MODEL, False
+        if ctx.settings.upsell_llm:
+            pitch = _pitch(session, ctx, inputs)
+            body, prompt_ref, model, fallback = f"{body}\n\n{pitch.text}", pitch.prompt_ref, pitch.model, pitch.fallback
+        row = outputs.write_suggestion(session, origin, purpose=inputs["kind"], title=inputs["title"], body=body,
+                                       evidence=inputs["evidence"], prompt_ref=prompt_ref, model=model,
+                                       fallback=fallback)
         return {"suggestion_id": row.id}
