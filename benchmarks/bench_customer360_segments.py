@@ -1,8 +1,10 @@
-"""Benchmark: Customer 360 for an account with 5,000 activities, segment evaluation over 100,000 contacts.
+"""Benchmark: Customer 360 for an account with 5,000 activities among 1,000,000, segment evaluation over 100,000
+contacts, and the approvals inbox over 100,000 drafts.
 
 Builds its data server-side (INSERT ... SELECT generate_series) in a throwaway database, times the median
-of several runs, prints a table and drops the database.
-Run: `.venv/bin/python -m benchmarks.bench_customer360_segments [--contacts N ...]`.
+of several runs, prints a table and drops the database. Baseline: the same Customer 360 (its account also
+has 5,000 activities) and inbox listings on a small CRM (`--small`) built the same way in a second database.
+Run: `.venv/bin/python -m benchmarks.bench_customer360_segments [--activities N --drafts N ...]`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
 from sqlalchemy.orm import Session
 
-from benchmarks.common import throwaway_database
+from benchmarks.common import Figure, throwaway_database
 from core.models import (
     Account,
     Activity,
@@ -52,6 +54,7 @@ from core.models import (
 )
 from core.repositories import pipeline as pipeline_repo
 from core.services import accounts as account_service
+from core.services import approvals
 from core.services import deals as deal_service
 from core.services import segments as segment_service
 from core.services.customer360 import customer_360
@@ -276,25 +279,106 @@ def median_ms(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--accounts", type=int, default=20_000)
-    parser.add_argument("--contacts", type=int, default=100_000)
-    parser.add_argument("--activities", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=7)
-    args = parser.parse_args()
+QUICK = ["--accounts", "2000", "--contacts", "10000", "--activities", "100000", "--drafts", "10000", "--runs", "5"]
+FULL: list[str] = []
 
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--accounts", type=int, default=20_000)
+    p.add_argument("--contacts", type=int, default=100_000)
+    p.add_argument("--activities", type=int, default=1_000_000)
+    p.add_argument("--drafts", type=int, default=100_000, help="agent drafts, each with its approval")
+    p.add_argument("--reviewers", type=int, default=50, help="users the approvals are assigned to")
+    p.add_argument("--runs", type=int, default=7)
+    p.add_argument("--small", default="200,1000,10000,1000",
+                   help="the baseline CRM: accounts,contacts,activities,drafts")
+    return p
+
+
+def build_drafts(session: Session, drafts: int, reviewers: int) -> int:
+    """Reviewers and `drafts` drafts with approvals: a fifth pending (some escalated), the rest decided.
+
+    Returns the reviewer whose inbox is timed."""
+    params = {"drafts": drafts, "reviewers": reviewers, "now": NOW}
+    for sql in (
+        "INSERT INTO users (email, full_name, role) SELECT 'reviewer' || g || '@bench.test', 'Reviewer ' || g, "
+        "'csm' FROM generate_series(1, :reviewers) g",
+        "INSERT INTO agent_runs (agent, trigger, subject_type, subject_id, status) "
+        "SELECT 'nps_followup', 'event', 'nps_response', g, 'waiting_review' FROM generate_series(1, 1000) g",
+        "INSERT INTO drafts (run_id, agent, subject_type, subject_id, idempotency_key, recipient, subject, body, "
+        "status, created_at) SELECT r.first + g % 1000, 'nps_followup', 'nps_response', g, 'bench:' || g, "
+        "'person' || g || '@example.test', 'Thank you for your feedback', repeat('Thank you for your answer. ', 12), "
+        "CASE WHEN g % 5 = 0 THEN 'pending_review' ELSE (ARRAY['sent', 'rejected', 'edited', 'expired'])[1 + g % 4] "
+        "END, :now - make_interval(hours => (g % 2000)::int) "
+        "FROM generate_series(1, :drafts) g, (SELECT min(id) AS first FROM agent_runs) r",
+        "INSERT INTO approvals (draft_id, run_id, reviewer_id, status, due_at, expires_at, escalated_to_id, "
+        "created_at) SELECT d.id, d.run_id, u.first + d.id % :reviewers, CASE WHEN d.status = 'pending_review' "
+        "THEN 'pending' WHEN d.status = 'sent' THEN 'approved' ELSE d.status END, "
+        "d.created_at + interval '1 day', d.created_at + interval '7 days', "
+        "CASE WHEN d.id % 50 = 0 THEN u.first + (d.id + 1) % :reviewers END, d.created_at "
+        "FROM drafts d, (SELECT min(id) AS first FROM users WHERE role = 'csm') u",
+    ):
+        session.execute(text(sql), params)
+    session.flush()
+    return int(session.scalar(text("SELECT min(id) FROM users WHERE role = 'csm'")) or 0)
+
+
+def _prepared(engine: Any, accounts: int, contacts: int, activities: int, drafts: int,
+              reviewers: int) -> tuple[int, int, int, float]:
+    """Build one synthetic CRM and analyze it: (target account, hierarchy root, reviewer, seconds)."""
+    start = time.perf_counter()
+    with Session(engine) as session:
+        target = build(session, accounts, contacts, activities)
+        root = hierarchy(session)
+        reviewer = build_drafts(session, drafts, reviewers)
+        session.commit()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    return target, root, reviewer, time.perf_counter() - start
+
+
+def listings(engine: Any, target: int, reviewer: int, runs: int) -> dict[str, tuple[float, str]]:
+    """Median ms of Customer 360 and of the approvals inbox (a reviewer's, and the unassigned one)."""
+    with Session(engine) as session:
+        ms, view = median_ms(lambda: customer_360(session, target, now=NOW), runs)
+        found = {"c360": (ms, f"{view.timeline.total:,} activities")}
+        ms, rows = median_ms(lambda: approvals.inbox(session, reviewer), runs)
+        found["inbox"] = (ms, f"{len(rows)} rows shown")
+        ms, rows = median_ms(lambda: approvals.inbox(session, None), runs)
+        found["inbox_unassigned"] = (ms, f"{len(rows)} rows shown")
+    return found
+
+
+def run(args: argparse.Namespace) -> list[Figure]:
+    small = [int(x) for x in args.small.split(",")]
     with throwaway_database("c360") as (url, engine):
-        start = time.perf_counter()
-        with Session(engine) as session:
-            target = build(session, args.accounts, args.contacts, args.activities)
-            root = hierarchy(session)
-            session.commit()
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
+        target, root, reviewer, build_s = _prepared(engine, args.accounts, args.contacts, args.activities,
+                                                    args.drafts, args.reviewers)
         console.print(f"built {args.accounts:,} accounts, {args.contacts:,} contacts, {args.activities:,} "
-                      f"activities in {time.perf_counter() - start:.1f}s (database {url.database})")
+                      f"activities, {args.drafts:,} drafts in {build_s:.1f}s (database {url.database})")
         report(engine, target, root, args.runs)
+        big = listings(engine, target, reviewer, args.runs)
+    with throwaway_database("c360_small") as (_url, engine):
+        target, _root, reviewer, _s = _prepared(engine, small[0], small[1], small[2], small[3], args.reviewers)
+        base = listings(engine, target, reviewer, args.runs)
+    table = Table(title=f"Listings on the large CRM vs a small one (median of {args.runs} runs, warm cache)")
+    for col in ("listing", "large ms", "small ms", "ratio", "large", "small"):
+        table.add_column(col, justify="left" if col in ("listing", "large", "small") else "right")
+    labels = {"c360": "Customer 360 (account with 5,000 activities)", "inbox": "approvals inbox of one reviewer",
+              "inbox_unassigned": "approvals inbox, unassigned"}
+    for key, label in labels.items():
+        table.add_row(label, f"{big[key][0]:.1f}", f"{base[key][0]:.1f}", f"{big[key][0] / base[key][0]:.2f}",
+                      big[key][1], base[key][1])
+    console.print(table)
+    size = f"{args.activities:,} activities, {args.drafts:,} drafts"
+    small_crm = f"small CRM ({small[2]:,} activities, {small[3]:,} drafts)"
+    return [Figure("customer 360", labels[key], big[key][0], "ms (median)", small_crm, base[key][0], size)
+            for key in labels]
+
+
+def main() -> None:
+    run(parser().parse_args())
 
 
 def report(engine: Any, target: int, root: int, runs: int) -> None:

@@ -7,6 +7,7 @@
    plus noise, so they cluster like templated CRM text), with and without an account filter, HNSW recall@k
    against an exact scan, and the plan PostgreSQL chose.
 Everything runs in throwaway databases that are dropped afterwards.
+   The exact scan (index scans off) of the recall queries is timed too: the baseline of the latency figures.
 Run: `.venv/bin/python -m benchmarks.bench_embeddings [--accounts 200] [--vectors 100000] [--queries 200]`.
 """
 
@@ -27,7 +28,7 @@ from rich.table import Table
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from benchmarks.common import throwaway_database
+from benchmarks.common import Figure, throwaway_database
 from core.llm.embeddings import LocalEmbedder, load_local_model
 from core.repositories import embeddings as repo
 from core.seeding.generator import build_plan, seed
@@ -35,6 +36,7 @@ from core.services.embedding_job import run_embedding_job
 
 console = Console(width=140)
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
+NAME = "pgvector"
 BATCH_SIZES = (1, 8, 16, 32, 64, 128)
 QUERIES = ("invoice was charged twice", "the mobile app crashes offline", "renewal price increase",
            "SSO login problems", "customer wants more seats", "slow support answers", "data migration from Excel",
@@ -145,7 +147,7 @@ def _latencies(engine: Engine, source: str, probes: list[list[float]], k: int, a
     return out
 
 
-def bench_search(n_vectors: int, n_queries: int, k: int) -> list[Table]:
+def bench_search(n_vectors: int, n_queries: int, k: int, recall_queries: int) -> tuple[list[Table], list[Figure]]:
     embedder = LocalEmbedder()
     rng = np.random.default_rng(7)
     base = np.array(embedder.embed(corpus(2000)), dtype=np.float32)
@@ -168,21 +170,29 @@ def bench_search(n_vectors: int, n_queries: int, k: int) -> list[Table]:
                               f"index build {build_s:.1f} s)")
         for col in ("query", "runs", "p50 ms", "p95 ms", "max ms"):
             latency.add_column(col, justify="left" if col == "query" else "right")
+        hnsw: dict[str, tuple[float, float, float]] = {}
         for label, account in (("similar(source, vector, k)", None),
                                ("similar(..., account_id=<one of 1,000 accounts>)", some_account)):
-            p50, p95, worst = _percentiles(_latencies(engine, source, probes, k, account))
+            hnsw[label] = _percentiles(_latencies(engine, source, probes, k, account))
+            p50, p95, worst = hnsw[label]
             latency.add_row(label, str(n_queries), f"{p50:.2f}", f"{p95:.2f}", f"{worst:.2f}")
-        latency.add_row("embed one query text (local model)", str(len(QUERIES)), f"{embed_ms:.2f}", "", "")
 
-        recall_runs = min(50, n_queries)
+        recall_runs = min(recall_queries, n_queries)
         found = 0
+        exact_ms: list[float] = []
         with Session(engine) as s:
             for vector in probes[:recall_runs]:
                 approx = {n.entity_id for n in repo.similar(s, source, vector, k)}
                 s.execute(text("SET LOCAL enable_indexscan = off"))
+                started = time.perf_counter()
                 exact = {n.entity_id for n in repo.similar(s, source, vector, k)}
+                exact_ms.append(1000 * (time.perf_counter() - started))
                 s.rollback()
                 found += len(approx & exact)
+        exact_p = _percentiles(exact_ms)
+        latency.add_row("exact scan (index scans off), the baseline", str(recall_runs), f"{exact_p[0]:.2f}",
+                        f"{exact_p[1]:.2f}", f"{exact_p[2]:.2f}")
+        latency.add_row("embed one query text (local model)", str(len(QUERIES)), f"{embed_ms:.2f}", "", "")
         quality = Table(title="HNSW quality and plan")
         quality.add_column("figure")
         quality.add_column("value", justify="right")
@@ -191,22 +201,46 @@ def bench_search(n_vectors: int, n_queries: int, k: int) -> list[Table]:
         with Session(engine) as s:
             hits = [repo.similar(s, source, v, 3) for v in query_vectors]
         quality.add_row("real queries answered", f"{sum(1 for h in hits if h)}/{len(hits)}")
-    return [latency, quality]
+    recall = found / (recall_runs * k)
+    size = f"{n_vectors:,} vectors x 384 dims, top-{k}"
+    p50, p95, _ = hnsw["similar(source, vector, k)"]
+    figures = [
+        Figure(NAME, "HNSW nearest neighbours p95", p95, "ms", "exact scan p95", exact_p[1], size,
+               f"{n_queries} queries (exact: {recall_runs}); index build {build_s:.0f} s"),
+        Figure(NAME, "HNSW nearest neighbours p50", p50, "ms", "exact scan p50", exact_p[0], size),
+        Figure(NAME, f"HNSW recall@{k}", recall, "share", "exact scan (1.0 by definition)", 1.0, size,
+               f"{recall_runs} queries"),
+    ]
+    return [latency, quality], figures
+
+
+QUICK = ["--texts", "128", "--accounts", "30", "--vectors", "20000", "--queries", "100", "--recall-queries", "30"]
+FULL = ["--vectors", "1000000", "--queries", "200", "--recall-queries", "30"]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--texts", type=int, default=512, help="texts for the throughput test")
+    p.add_argument("--accounts", type=int, default=200, help="seeded CRM size for the job test")
+    p.add_argument("--batch-size", type=int, default=64, help="job batch size")
+    p.add_argument("--vectors", type=int, default=100_000, help="stored vectors for the search test")
+    p.add_argument("--queries", type=int, default=200, help="timed searches per variant")
+    p.add_argument("--recall-queries", type=int, default=50, help="queries also run as an exact scan (baseline)")
+    p.add_argument("--k", type=int, default=10)
+    return p
+
+
+def run(args: argparse.Namespace) -> list[Figure]:
+    console.print(bench_local(corpus(args.texts)))
+    console.print(bench_job(args.accounts, args.batch_size))
+    tables, figures = bench_search(args.vectors, args.queries, args.k, args.recall_queries)
+    for table in tables:
+        console.print(table)
+    return figures
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--texts", type=int, default=512, help="texts for the throughput test")
-    parser.add_argument("--accounts", type=int, default=200, help="seeded CRM size for the job test")
-    parser.add_argument("--batch-size", type=int, default=64, help="job batch size")
-    parser.add_argument("--vectors", type=int, default=100_000, help="stored vectors for the search test")
-    parser.add_argument("--queries", type=int, default=200, help="timed searches per variant")
-    parser.add_argument("--k", type=int, default=10)
-    args = parser.parse_args()
-    console.print(bench_local(corpus(args.texts)))
-    console.print(bench_job(args.accounts, args.batch_size))
-    for table in bench_search(args.vectors, args.queries, args.k):
-        console.print(table)
+    run(parser().parse_args())
 
 
 if __name__ == "__main__":

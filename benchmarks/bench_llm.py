@@ -20,12 +20,14 @@ from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.common import Figure
 from core.config import Settings, get_settings
 from core.llm import local_server, retry
 from core.llm.factory import get_chat_model, model_config
 from core.llm.structured import StructuredOutputError, extract
 
 console = Console(width=140)
+NAME = "local model"
 
 PROMPTS = [
     "Write a two-sentence follow-up email to a customer who attended a product demo yesterday.",
@@ -111,30 +113,44 @@ def time_completions(settings: Settings, count: int) -> list[Timed]:
     return results
 
 
-def run_extractions(settings: Settings, count: int) -> tuple[dict[str, int], list[float], int]:
-    """Outcome counts (ok / repaired / failed), per-case latency, and how many intents match the expected one."""
+def run_extractions(settings: Settings, count: int) -> tuple[dict[str, int], list[float], int, int]:
+    """Outcome counts (ok / repaired / failed), per-case latency, how many intents match the expected one, and
+    the output tokens generated (repair turns included)."""
     outcomes = {"ok": 0, "repaired": 0, "failed": 0}
     latencies: list[float] = []
-    intent_hits = 0
+    intent_hits = tokens = 0
     for text, expected in EXTRACTION_CASES[:count]:
         started = time.perf_counter()
         try:
             result = extract(InboundMessage, [SystemMessage(SYSTEM), HumanMessage(text)], settings=settings)
             outcomes[result.outcome] += 1
             intent_hits += result.value.intent == expected
-        except StructuredOutputError:
+            tokens += result.output_tokens
+        except StructuredOutputError as exc:
             outcomes["failed"] += 1
+            tokens += exc.output_tokens
         latencies.append((time.perf_counter() - started) * 1000)
-    return outcomes, latencies, intent_hits
+    return outcomes, latencies, intent_hits, tokens
+
+
+QUICK = ["--completions", "4", "--max-tokens", "64", "--extractions", "4"]
+FULL: list[str] = []
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--completions", type=int, default=20, help="plain completions to time")
+    p.add_argument("--max-tokens", type=int, default=128, help="cap on generated tokens per completion")
+    p.add_argument("--extractions", type=int, default=len(EXTRACTION_CASES),
+                   help=f"structured extraction cases to run (at most {len(EXTRACTION_CASES)})")
+    return p
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--completions", type=int, default=20, help="plain completions to time")
-    parser.add_argument("--max-tokens", type=int, default=128, help="cap on generated tokens per completion")
-    parser.add_argument("--extractions", type=int, default=len(EXTRACTION_CASES),
-                        help=f"structured extraction cases to run (at most {len(EXTRACTION_CASES)})")
-    args = parser.parse_args()
+    run(parser().parse_args())
+
+
+def run(args: argparse.Namespace) -> list[Figure]:
 
     settings = local_settings(args.max_tokens)
     load_before = os.getloadavg()[0]
@@ -160,7 +176,7 @@ def main() -> None:
     speed.add_row("load average (1 min) before / after", f"{load_before:.1f} / {os.getloadavg()[0]:.1f}")
     console.print(speed)
 
-    outcomes, extraction_ms, intent_hits = run_extractions(settings, args.extractions)
+    outcomes, extraction_ms, intent_hits, extraction_tokens = run_extractions(settings, args.extractions)
     total = sum(outcomes.values())
     shares = Table(title=f"structured output: {total} inbound messages -> InboundMessage (function calling, "
                          "one repair turn)")
@@ -173,6 +189,15 @@ def main() -> None:
     shares.add_row("latency per extraction p50 / p95",
                    f"{statistics.median(extraction_ms):,.0f} / {percentile(extraction_ms, 0.95):,.0f} ms", "")
     console.print(shares)
+    plain = out_tokens / (sum(latencies) / 1000)
+    structured = extraction_tokens / (sum(extraction_ms) / 1000)
+    size = f"{args.completions} completions (max {args.max_tokens} tokens), {total} extractions"
+    return [
+        Figure(NAME, "local model output tokens/s (plain completions)", plain, "tokens/s",
+               "grammar-forced structured extraction", structured, size, model_config(settings=settings).label),
+        Figure(NAME, "completion latency p50", statistics.median(latencies), "ms",
+               "2-token health check p50", statistics.median(health), size),
+    ]
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from agents.registry import AgentSpec
 from agents.runtime.checkpoint import setup_checkpointer
 from agents.runtime.context import RunContext
 from agents.runtime.executor import execute_run
-from benchmarks.common import throwaway_database
+from benchmarks.common import Figure, percentile, throwaway_database
 from core.config import REPO_ROOT, get_settings
 from core.db.engine import get_engine, session_scope
 from core.errors import NotFound
@@ -55,6 +55,7 @@ console = Console(width=140)
 AGENT = "bench_scorer"
 REDIS_DB = 14  # the tests use 13
 MODULE = "benchmarks.bench_runtime"
+NAME = "runtime"
 
 
 # The agent: one deterministic node that reads the lead and writes a score (the shape of a no-LLM step).
@@ -110,7 +111,7 @@ def _ms(a: datetime, b: datetime) -> float:
 
 
 def _pct(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+    return percentile(values, q)
 
 
 def _timings(run_ids: list[int]) -> list[Timing]:
@@ -247,14 +248,25 @@ def _inline_overheads(count: int) -> list[float]:
     return durations
 
 
+QUICK = ["--events", "20", "--burst", "40"]
+FULL: list[str] = []
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--events", type=int, default=80, help="events arriving one at a time (latency)")
+    p.add_argument("--gap", type=float, default=0.2, help="seconds between those events")
+    p.add_argument("--burst", type=int, default=200, help="events committed at once (runs/s)")
+    p.add_argument("--poll", type=float, default=0.1, help="dispatcher poll interval in seconds")
+    p.add_argument("--concurrency", type=int, default=2, help="worker processes (prefork)")
+    return p
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=80, help="events arriving one at a time (latency)")
-    parser.add_argument("--gap", type=float, default=0.2, help="seconds between those events")
-    parser.add_argument("--burst", type=int, default=200, help="events committed at once (runs/s)")
-    parser.add_argument("--poll", type=float, default=0.1, help="dispatcher poll interval in seconds")
-    parser.add_argument("--concurrency", type=int, default=2, help="worker processes (prefork)")
-    args = parser.parse_args()
+    run(parser().parse_args())
+
+
+def run(args: argparse.Namespace) -> list[Figure]:
 
     broker_url = f"redis://127.0.0.1:6379/{REDIS_DB}"
     key_prefix = f"bench-{uuid.uuid4().hex[:8]}:"  # our keys only: other users of the Redis stay untouched
@@ -300,11 +312,11 @@ def main() -> None:
                 broker.delete(*keys)
             broker.close()
 
-    _report(args, latency, burst, burst_wall, inline)
+    return _report(args, latency, burst, burst_wall, inline)
 
 
 def _report(args: argparse.Namespace, latency: list[Timing], burst: list[Timing], burst_wall: float,
-            inline: list[float]) -> None:
+            inline: list[float]) -> list[Figure]:
     table = Table(title=f"Event -> output through Redis and a worker ({len(latency)} events, one every "
                         f"{args.gap:g} s; dispatcher polls every {args.poll:g} s; prefork x{args.concurrency})")
     for name in ("stage", "p50 ms", "p95 ms", "max ms"):
@@ -340,6 +352,18 @@ def _report(args: argparse.Namespace, latency: list[Timing], burst: list[Timing]
     table.add_row("inline execute_run (no Celery)", str(len(inline)), f"{_pct(inline, 50):,.1f}",
                   f"{_pct(inline, 95):,.1f}", "0.0", f"{_pct(inline, 50):,.1f}")
     console.print(table)
+    to_output = [_ms(t.event_at, t.output_at) for t in latency]
+    size = f"{len(latency)} events, 1 every {args.gap:g} s, prefork x{args.concurrency}"
+    inline_label = "direct execute_run in-process (no outbox, Redis, worker)"
+    return [
+        Figure(NAME, "event -> score p50 (outbox, Redis, worker)", _pct(to_output, 50), "ms", inline_label,
+               _pct(inline, 50), size, f"dispatcher polls every {args.poll:g} s"),
+        Figure(NAME, "event -> score p95 (outbox, Redis, worker)", _pct(to_output, 95), "ms", inline_label,
+               _pct(inline, 95), size),
+        Figure(NAME, "burst throughput through the worker", len(burst) / span, "runs/s",
+               "direct execute_run, one after the other", 1000 * len(inline) / sum(inline),
+               f"{len(burst)} events at once"),
+    ]
 
 
 if __name__ == "__main__":

@@ -1,17 +1,87 @@
-"""`make bench`: every benchmark, one after the other, each printing its own table."""
+"""`make bench` / `make bench-quick`: every benchmark in turn (each prints its own tables), then one summary table
+of the figures against their same-run baselines, written as JSON too.
+
+Run: `.venv/bin/python -m benchmarks.run [--quick] [--json PATH] [--only lead_scoring,runtime ...]`.
+Each benchmark also runs alone: `.venv/bin/python -m benchmarks.bench_<name> --help`.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+import time
+import traceback
+from pathlib import Path
+from types import ModuleType
 
-from benchmarks import bench_customer360_segments, bench_embeddings, bench_llm, bench_runtime, bench_seed_import
+from rich.console import Console
+
+from benchmarks import (
+    bench_agents,
+    bench_customer360_segments,
+    bench_deal_coach,
+    bench_embeddings,
+    bench_lead_scoring,
+    bench_llm,
+    bench_runtime,
+    bench_seed_import,
+)
+from benchmarks.common import Figure, machine, machine_line, summary_table, write_results
+from core.config import get_settings
+
+console = Console(width=160)
+MODULES: dict[str, ModuleType] = {
+    "lead_scoring": bench_lead_scoring, "runtime": bench_runtime, "agents": bench_agents,
+    "deal_coach": bench_deal_coach, "customer360": bench_customer360_segments, "embeddings": bench_embeddings,
+    "llm": bench_llm, "seed_import": bench_seed_import,
+}
 
 
-def main() -> None:
-    for module in (bench_seed_import, bench_customer360_segments, bench_embeddings, bench_llm, bench_runtime):
-        sys.argv = [module.__name__]
-        module.main()
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes (a few minutes): each module's QUICK")
+    parser.add_argument("--json", type=Path, default=None, help="results file (default <data_dir>/bench/results.json)")
+    parser.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(MODULES)}")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.only.split(",") if n and n not in MODULES]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(MODULES)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    names = [n for n in args.only.split(",") if n] or list(MODULES)
+    mode = "quick" if args.quick else "full"
+    before = machine()
+    figures: list[Figure] = []
+    failed: dict[str, str] = {}
+    seconds: dict[str, float] = {}
+    for name in names:
+        module = MODULES[name]
+        bench_argv = list(module.QUICK if args.quick else module.FULL)
+        console.rule(f"{name} ({mode}: {' '.join(bench_argv) or 'defaults'})")
+        started = time.perf_counter()
+        try:
+            figures += module.run(module.parser().parse_args(bench_argv))
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            failed[name] = f"{type(exc).__name__}: {exc}"
+            console.print(f"[red]{name} failed[/red]\n{traceback.format_exc()}")
+        seconds[name] = round(time.perf_counter() - started, 1)
+    after = machine()
+    console.rule("summary")
+    console.print(summary_table(figures, f"Benchmarks ({mode}); ratio = value / baseline measured in the same run"))
+    console.print(f"machine: {machine_line(after)}; load at start {before['load_avg']}")
+    console.print("seconds per benchmark: " + ", ".join(f"{n} {s:g}" for n, s in seconds.items()))
+    for name, error in failed.items():
+        console.print(f"[red]{name} failed: {error}[/red]")
+    path = args.json or get_settings().data_dir / "bench" / "results.json"
+    write_results(path, figures, mode=mode, info=after | {"load_avg_start": before["load_avg"]},
+                  extra={"seconds": seconds, "failed": failed,
+                         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    console.print(f"written {path}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
