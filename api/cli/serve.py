@@ -11,7 +11,10 @@ def api(host: Annotated[str, typer.Option("--host", help="Interface to bind.")] 
         port: Annotated[int, typer.Option("--port", help="TCP port.", min=1, max=65535)] = 8000,
         workers: Annotated[int, typer.Option("--workers", help="Worker processes.", min=1, max=64)] = 1,
         reload: Annotated[bool, typer.Option("--reload", help="Restart on code changes (development).")]
-        = False) -> None:
+        = False,
+        factory: Annotated[str, typer.Option(
+            "--app", help="App factory MODULE:FUNCTION (e.g. one that adds the web pages to the API).")]
+        = "api.app:create_app") -> None:
     """Run the API (OpenAPI docs at /docs, spec at /openapi.json, metrics at /metrics)."""
     import uvicorn
 
@@ -19,5 +22,8 @@ def api(host: Annotated[str, typer.Option("--host", help="Interface to bind.")] 
     from core.db.engine import ensure_database, resolve_url
 
     ensure_database(resolve_url(get_settings()))
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, reload=reload,
+    module, _, function = factory.partition(":")
+    if not module or not function:
+        raise InvalidInput("--app", f"expected MODULE:FUNCTION, got {factory!r}")
+    uvicorn.run(factory, factory=True, host=host, port=port, workers=workers, reload=reload,
                 proxy_headers=True)
