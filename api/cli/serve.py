@@ -20,6 +20,7 @@ def api(host: Annotated[str, typer.Option("--host", help="Interface to bind.")] 
 
     from core.config import get_settings
     from core.db.engine import ensure_database, resolve_url
+    from core.errors import InvalidInput
 
     ensure_database(resolve_url(get_settings()))
     module, _, function = factory.partition(":")
