@@ -10,6 +10,8 @@ from api.deps import Database
 from api.ratelimit import TokenBucket
 from core.config import Settings, get_settings
 
+LOGIN_ATTEMPTS_PER_MINUTE = 10
+LOGIN_BURST = 10
 DESCRIPTION = """REST API of the salesagents CRM and its agents.
 
 Authenticate with `Authorization: Bearer <API key>` (create one with `POST /auth/api-keys` or
@@ -31,6 +33,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.metrics = metrics.Metrics()
     app.state.eval_jobs = {}
     app.state.eval_threads = {}
+    app.state.login_limiter = TokenBucket(LOGIN_ATTEMPTS_PER_MINUTE / 60.0, LOGIN_BURST)
     app.state.lead_capture_limiter = TokenBucket(settings.public_leads_per_minute / 60.0, settings.public_leads_burst)
     errors.install(app)
     metrics.install(app, app.state.metrics)
@@ -38,4 +41,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(auth.router)
     for router in all_routers():
         app.include_router(router)
+    from web.routes import install as install_pages  # the server-rendered pages under /app and /static
+
+    install_pages(app)
     return app

@@ -14,7 +14,9 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from api.deps import SESSION_COOKIE, CurrentUser, SessionDep, SettingsDep, now_utc
+from api.errors import RateLimited
 from core.config import Settings
+from core.errors import NotFound
 from core.models.enums import Role
 from core.repositories import auth as repo
 from core.services import auth as auth_service
@@ -55,7 +57,7 @@ class ApiKeyCreated(ApiKeyOut):
     key: str = Field(description="The secret: shown this once, never stored. Send as `Authorization: Bearer <key>`.")
 
 
-def set_session_cookie(response: Response, token: str, settings: Settings, expires: datetime) -> None:
+def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=settings.api_cookie_secure,
                         max_age=int(timedelta(hours=settings.api_session_ttl_hours).total_seconds()), path="/")
 
@@ -67,14 +69,24 @@ def login_user(session: SessionDep, settings: Settings, response: Response, emai
     started = auth_service.start_web_session(session, user, now=now_utc(),
                                              ttl=timedelta(hours=settings.api_session_ttl_hours),
                                              user_agent=user_agent)
-    set_session_cookie(response, started.token, settings, started.expires_at)
+    set_session_cookie(response, started.token, settings)
     return Me(id=user.id, email=user.email, full_name=user.full_name, role=Role(user.role), team_id=user.team_id,
               csrf_token=started.csrf_token)
 
 
-@router.post("/login", response_model=Me, responses={401: {"description": "wrong email or password"}})
+def check_login_rate(request: Request) -> None:
+    """Password guessing is slowed per client IP (in-process token bucket, see api/ratelimit.py): 429 beyond it."""
+    host = request.client.host if request.client else "unknown"
+    wait = request.app.state.login_limiter.take(host)
+    if wait > 0:
+        raise RateLimited(wait)
+
+
+@router.post("/login", response_model=Me, responses={401: {"description": "wrong email or password"},
+                                                     429: {"description": "too many attempts from this IP"}})
 def login(body: LoginIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep) -> Me:
     """Sign in with email and password: sets the HttpOnly session cookie and returns the CSRF token for writes."""
+    check_login_rate(request)
     return login_user(session, settings, response, body.email, body.password, request.headers.get("user-agent"))
 
 
@@ -117,8 +129,6 @@ def list_api_keys(session: SessionDep, user: CurrentUser) -> list[ApiKeyOut]:
 
 @router.delete("/api-keys/{key_id}", status_code=204)
 def revoke_api_key(key_id: int, session: SessionDep, user: CurrentUser) -> Response:
-    from core.errors import NotFound
-
     if not repo.revoke_api_key(session, key_id, user.user_id, now_utc()):
         raise NotFound("api key", key_id)
     return Response(status_code=204)

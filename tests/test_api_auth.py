@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.cli import main as cli_main
+from core.errors import InvalidInput
 from core.models import ApiKey, User, WebSession
 from core.models.enums import Role
 from core.services import auth as auth_service
@@ -70,6 +72,15 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(session: Session) 
     assert _login(client, user.email).status_code == 401
 
 
+def test_password_guessing_is_rate_limited_per_ip(session: Session) -> None:
+    user = _user(session)
+    client = client_for(app_for(session))
+    codes = [_login(client, user.email, f"guess {i}").status_code for i in range(11)]
+    assert codes == [401] * 10 + [429]
+    limited = _login(client, user.email)  # even the right password waits now
+    assert limited.status_code == 429 and error_of(limited)["code"] == "rate_limited"
+
+
 def test_api_keys_are_shown_once_stored_hashed_and_revocable(session: Session) -> None:
     user = _user(session)
     client = client_for(app_for(session))
@@ -92,12 +103,9 @@ def test_api_keys_are_shown_once_stored_hashed_and_revocable(session: Session) -
 
 def test_short_passwords_are_refused(session: Session) -> None:
     user = factories.user(session)
-    try:
+    with pytest.raises(InvalidInput) as exc:
         auth_service.set_password(session, user.email, "short")
-    except auth_service.InvalidInput as exc:
-        assert exc.field == "password"
-    else:
-        raise AssertionError("a 5-character password was accepted")
+    assert exc.value.field == "password"
 
 
 def test_users_cli_creates_a_user_who_can_sign_in(scratch_db: Any) -> None:

@@ -33,10 +33,11 @@ from api.routes.common import (
 from core.errors import InvalidInput
 from core.models import Account, Contact
 from core.models.enums import BuyingRole, Lifecycle, Role, SizeBand
-from core.repositories import scoping
+from core.repositories import events, scoping
 from core.repositories.scoping import Principal
 from core.services import engagement
 from core.services.auth import Forbidden
+from core.services.snapshot import snapshot
 
 router = APIRouter(tags=["accounts"])
 
@@ -159,9 +160,6 @@ def create_account(body: AccountIn, session: SessionDep, user: CurrentUser) -> A
         if data["csm_id"] is not None:
             raise InvalidInput("csm_id", "only an admin assigns a CSM")
     check_ref(session, user, Account, data["parent_id"])
-    from core.repositories import events
-    from core.services.snapshot import snapshot
-
     account = Account(**data)
     session.add(account)
     session.flush()

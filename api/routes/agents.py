@@ -22,6 +22,7 @@ from core.repositories import api_views, scoping
 from core.repositories.scoping import Principal
 from core.services import suggestions as suggestion_service
 from core.services.auth import Forbidden
+from core.services.snapshot import snapshot
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["agents"])
@@ -175,8 +176,6 @@ def get_run(run_id: PathId, session: SessionDep, user: CurrentUser) -> Any:
 
 
 def _plain(row: Any) -> dict[str, Any]:
-    from core.services.snapshot import snapshot
-
     data = snapshot(row)
     data.pop("embedding", None)
     return data

@@ -6,6 +6,7 @@ resumes the waiting agent run (the mail is sent only then); a second decider get
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Literal
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api.deps import CurrentUser, SessionDep
+from api.errors import crm_error_response
 from api.routes.common import Limit, LongText, Offset, PathId, RefId, Text200
 from core.errors import CrmError
 from core.models import Approval, Draft
@@ -132,16 +134,12 @@ def reject(approval_id: PathId, body: RejectIn, request: Request, session: Sessi
 @router.post("/approvals/bulk-approve", response_model=list[BulkItem])
 def bulk_approve(body: BulkIn, request: Request, session: SessionDep, user: CurrentUser) -> Any:
     """Approve each; one failure (not found, already decided) does not stop the others."""
-    from api.errors import crm_error_response
-
     out: list[BulkItem] = []
     for approval_id in dict.fromkeys(body.approval_ids):
         try:
             out.append(BulkItem(approval_id=approval_id, ok=True,
                                 result=_decide(request, session, user, approval_id, "approve")))
         except CrmError as exc:
-            import json
-
             response = crm_error_response(exc)
             out.append(BulkItem(approval_id=approval_id, ok=False,
                                 error=json.loads(bytes(response.body))["error"]))

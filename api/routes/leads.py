@@ -28,7 +28,7 @@ from api.routes.common import (
     apply_patch,
 )
 from core.errors import InvalidInput
-from core.models import Account, Lead
+from core.models import Account, Contact, Lead
 from core.models.enums import ActivityKind, LeadSource, LeadStatus, Role
 from core.repositories import lead_capture, scoping
 from core.services import engagement
@@ -145,8 +145,6 @@ def lead_duplicates(lead_id: PathId, session: SessionDep, user: CurrentUser) -> 
     lead = scoping.get_visible(session, user, Lead, lead_id)
     found = lead_capture.find_duplicates(session, email=lead.email, first_name=lead.first_name,
                                          last_name=lead.last_name, company_name=lead.company_name)
-    from core.models import Contact
-
     models = {"lead": Lead, "contact": Contact}
     return [d.__dict__ for d in found if not (d.kind == "lead" and d.id == lead.id)
             and scoping.is_visible(session, user, models[d.kind], d.id)]
