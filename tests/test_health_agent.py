@@ -245,3 +245,20 @@ def test_a_run_that_failed_after_scoring_does_not_hide_the_drop_from_the_next_ru
     assert last.factors["diff"]["previous_score"] == round(first.score) and last.band != "Healthy"
     with session_scope(engine) as session:
         assert session.scalar(select(func.count()).select_from(Task).where(Task.agent_run_id == retried.run_id)) == 1
+
+
+def test_a_summary_with_numbers_the_model_was_not_given_is_replaced_by_the_template(engine: Engine) -> None:
+    week_ago = NOW - timedelta(days=7)
+    with session_scope(engine) as session:
+        built = customer(session, week_ago, name="Invented Ltd", nps=8, meetings=1, satisfaction=4)
+    assert _execute(engine, built.account_id, week_ago).status == "succeeded"
+    with session_scope(engine) as session:
+        degrade(session, built.account_id, NOW, tickets=4, overdue_days=60, nps=0)
+    invented = "Invented Ltd is now at 37% of its 2023 peak, so the team should review its key indicators."
+    outcome = _execute(engine, built.account_id, NOW, ScriptedServer(reply(invented)))
+    assert outcome.status == "succeeded" and outcome.llm_calls == 1, outcome.error
+    with session_scope(engine) as session:
+        task = session.scalars(select(Task).where(Task.agent_run_id == outcome.run_id)).one()
+        assert task.description is not None and task.description.startswith("Health of Invented Ltd fell from ")
+        summary, _, note = task.description.partition("(Summary from the template: ")
+        assert "37%" not in summary and note.startswith("the summary named numbers not in the facts (37%, 2023)")

@@ -8,6 +8,7 @@ the input hash, so a re-run on the same facts finds them instead of adding more.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -99,21 +100,36 @@ def _drivers(inputs: dict[str, Any], scored: dict[str, Any]) -> list[str]:
     return [*rolled, *drivers(factors.get("signals", {}), skip=named)][:4]
 
 
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*%?")
+
+
+def invented_numbers(text: str, facts: str) -> list[str]:
+    """Numbers in the model's text that the facts it was given do not contain (a small model invents them)."""
+    known = set(NUMBER.findall(facts))
+    return [n for n in NUMBER.findall(text) if n not in known]
+
+
 def summarize(state: HealthState, runtime: Runtime[RunContext]) -> HealthState:
-    """The CSM's summary from the model (guarded), else the template built from the same facts."""
+    """The CSM's summary from the model (guarded, and holding no number it was not given), else the template
+    built from the same facts."""
     ctx, inputs, scored = runtime.context, state["inputs"], state["scored"]
     prompt = read_file(root() / "health_monitor" / "summary.md.j2")
     change = scored["diff"] or {}
+    values = {"account_name": inputs["account_name"], "score": scored["score"], "band": scored["band"],
+              "previous_score": scored["previous_score"], "previous_band": scored["previous_band"],
+              "change": change.get("summary", ""), "reasons": change.get("reasons", []),
+              "drivers": _drivers(inputs, scored)}
     with ctx.transaction() as session:
         text = generate_text(
             session, agent=ctx.agent, prompt=prompt, run_id=ctx.run_id, http_client=ctx.http_client, now=ctx.now,
-            settings=ctx.settings, guard=GuardContext(language="en", min_chars=20, max_chars=900),
-            inputs={"account_name": inputs["account_name"], "score": scored["score"], "band": scored["band"],
-                    "previous_score": scored["previous_score"], "previous_band": scored["previous_band"],
-                    "change": change.get("summary", ""), "reasons": change.get("reasons", []),
-                    "drivers": _drivers(inputs, scored)})
-    return {"summary": {"text": text.text, "prompt_ref": text.prompt_ref, "model": text.model,
-                        "fallback": text.fallback}}
+            settings=ctx.settings, guard=GuardContext(language="en", min_chars=20, max_chars=900), inputs=values)
+    body, fallback, note = text.text, text.fallback, text.note
+    invented = [] if fallback else invented_numbers(body, " ".join(str(v) for v in values.values()))
+    if invented:
+        body, fallback = prompt.render_fallback(**values).strip(), True
+        note = f"the summary named numbers not in the facts ({', '.join(invented[:5])}); the template was used"
+    return {"summary": {"text": body, "prompt_ref": text.prompt_ref, "model": text.model, "fallback": fallback,
+                        "note": note}}
 
 
 def task(state: HealthState, runtime: Runtime[RunContext]) -> HealthState:
@@ -125,7 +141,9 @@ def task(state: HealthState, runtime: Runtime[RunContext]) -> HealthState:
     change = (scored["diff"] or {}).get("summary", "")
     description = "\n".join([summary["text"], "", f"Change: {change}" if change else "",
                              "Also costing points: " + "; ".join(_drivers(inputs, scored))
-                             if _drivers(inputs, scored) else ""]).strip()
+                             if _drivers(inputs, scored) else "",
+                             f"(Summary from the template: {summary['note']}.)"
+                             if summary.get("fallback") and summary.get("note") else ""]).strip()
     days = ctx.settings.health_band_drop_task_days
     with ctx.transaction() as session:
         row = outputs.write_task(session, ctx.origin, purpose=TASK, title=title, assignee_id=inputs["csm_id"],
