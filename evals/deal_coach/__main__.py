@@ -88,6 +88,8 @@ def _print(result: DealCoachResult, console: Console) -> None:
                   f"facts; "
                   f"model answers accepted {g['model_grounded']} ({g['model_grounded_rate']:.3f} of calls), "
                   f"fallbacks {g['fallback']}; ledger outcomes {g['llm_outcomes']}; runs {g['runs']}")
+    for body in g["samples"]:
+        console.print(f"model advice kept: {body}", soft_wrap=True)
     for line in g["failures"]:
         console.print(f"[red]ungrounded[/] {line}")
 

@@ -177,6 +177,7 @@ def grounding_check(engine: Engine, built: dict[int, Case], now: datetime, setti
             registry.unregister(spec.name)
     grounded = fallback = 0
     failures: list[str] = []
+    samples: list[str] = []
     with session_scope(engine) as session:
         suggestions = session.scalars(select(Suggestion).where(Suggestion.agent == AGENT,
                                                                Suggestion.subject_type == "deal")).all()
@@ -191,6 +192,8 @@ def grounding_check(engine: Engine, built: dict[int, Case], now: datetime, setti
                                         due=date.fromisoformat(a["due_date"]))]
             grounded += not issues
             fallback += s.fallback
+            if not s.fallback and len(samples) < 3:
+                samples.append(s.body)
             if issues:
                 failures.append(f"suggestion {s.id} on deal {s.subject_id}: {'; '.join(issues)}")
         outcomes = Counter(session.scalars(select(LlmCall.outcome).where(LlmCall.agent == AGENT)))
@@ -199,7 +202,7 @@ def grounding_check(engine: Engine, built: dict[int, Case], now: datetime, setti
     return {"runs": dict(statuses), "suggestions": n, "grounded_rate": grounded / n if n else 1.0,
             "fallback": fallback, "model_grounded": model_ok,
             "model_grounded_rate": model_ok / sum(outcomes.values()) if outcomes else 0.0,
-            "llm_outcomes": dict(outcomes), "failures": failures}
+            "llm_outcomes": dict(outcomes), "failures": failures, "samples": samples}
 
 
 def as_json(result: DealCoachResult) -> str:
