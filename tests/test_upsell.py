@@ -43,6 +43,7 @@ from core.models import (
     SalesOrder,
     SalesOrderLine,
     Suggestion,
+    TextEmbedding,
     UsageSnapshot,
 )
 from core.models.enums import ActivityKind, InvoiceStatus, Lifecycle
@@ -226,6 +227,34 @@ def test_cross_sell_on_accounts_with_evidence(session: Session) -> None:
     [product] = found["evidence"]["signals"]["cross_sell"]["products"]
     assert (product["product_id"], product["owners"], product["unit_price"]) == (ids["ANL"], 3, "3000.00")
     assert sorted(product["similar_owners"]) == sorted(p.id for p in peers)
+
+
+def _embed(session: Session, account_id: int, axis: int, tilt: float = 0.0) -> None:
+    vector = [0.0] * 384
+    vector[axis], vector[axis + 1] = 1.0, tilt
+    session.add(TextEmbedding(source="account_description", entity_id=account_id, account_id=account_id,
+                              content_hash=f"h{account_id}", model="test", embedding=vector))
+    session.flush()
+
+
+def test_cross_sell_for_a_customer_without_purchases_uses_similar_descriptions(session: Session) -> None:
+    ids = _catalog(session)
+    alike = [_customer(session) for _ in range(3)]
+    for n, peer in enumerate(alike):
+        _owns(session, peer.id, [ids["CORE"], ids["ANL"]])
+        _embed(session, peer.id, 0, tilt=0.1 * n)
+    other = _customer(session)  # owns security, but describes itself quite differently
+    _owns(session, other.id, [ids["SEC"]])
+    _embed(session, other.id, 10)
+    newcomer = _customer(session)
+    _embed(session, newcomer.id, 0, tilt=0.05)
+    found = _signals(session, "upsell", newcomer.id)
+    products = found["evidence"]["signals"]["cross_sell"]["products"]
+    assert [(p["product_id"], p["owners"], p["similar"], p["basis"]) for p in products] == [
+        (ids["CORE"], 3, 3, "description"), (ids["ANL"], 3, 3, "description")]
+    assert "similar description" in found["body"]
+    unembedded = _customer(session)
+    assert _signals(session, "upsell", unembedded.id)["signals"] == []
 
 
 def test_scheduled_subjects_are_active_customers(session: Session) -> None:

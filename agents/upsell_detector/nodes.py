@@ -42,13 +42,20 @@ def suggestion_key(kind: str, account_id: int, fingerprint: str) -> str:
 
 
 def _recommendations(session: Session, account: dict[str, Any], currency: str, t: Thresholds) -> list[dict[str, Any]]:
-    recs = recommend(int(account["id"]), repo.product_ownership(session), t)
+    account_id = int(account["id"])
+    owned = repo.product_ownership(session)
+    basis, neighbours = "purchases", None
+    if not owned.get(account_id):  # owns nothing yet: accounts with a similar description (pgvector)
+        basis = "description"
+        pool = repo.description_neighbours(session, account_id, 4 * t.similar_accounts, t.description_max_distance)
+        neighbours = [n for n in pool if owned.get(n)][:t.similar_accounts]
+    recs = recommend(account_id, owned, t, neighbours)
     names = repo.product_names(session, [r.product_id for r in recs])
     found = []
     for r in recs:
         price = sales_repo.unit_price(session, account["price_book_id"], r.product_id, currency)
         found.append({"product_id": r.product_id, "name": names.get(r.product_id, f"product {r.product_id}"),
-                      "owners": r.owners, "similar": r.similar, "similar_owners": r.examples,
+                      "owners": r.owners, "similar": r.similar, "similar_owners": r.examples, "basis": basis,
                       "unit_price": str(price) if price is not None else None})
     return found
 

@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from core.models import (
@@ -28,9 +28,11 @@ from core.models import (
     SalesOrderLine,
     Stage,
     Suggestion,
+    TextEmbedding,
     UsageSnapshot,
 )
 from core.models.enums import ContractStatus, InvoiceStatus, Lifecycle, OrderStatus
+from core.repositories import embeddings
 
 
 def customer_account_ids(session: Session) -> list[int]:
@@ -133,6 +135,17 @@ def product_ownership(session: Session) -> dict[int, set[int]]:
         if product_id is not None:
             owned[int(account_id)].add(int(product_id))
     return dict(owned)
+
+
+def description_neighbours(session: Session, account_id: int, k: int, max_distance: float) -> list[int]:
+    """Accounts whose description embedding (pgvector, HNSW) lies within `max_distance` of this account's,
+    nearest first; empty when the account's description is not embedded."""
+    vector = session.scalar(select(TextEmbedding.embedding).where(
+        TextEmbedding.source == literal_column("'account_description'"), TextEmbedding.entity_id == account_id))
+    if vector is None:
+        return []
+    found = embeddings.similar(session, "account_description", [float(x) for x in vector], k + 1)
+    return [int(n.entity_id) for n in found if n.entity_id != account_id and n.distance <= max_distance][:k]
 
 
 def product_names(session: Session, product_ids: list[int]) -> dict[int, str]:

@@ -7,7 +7,8 @@ the cross-sell neighbourhood), `products` (SKUs bought), `seat_limit` (default 5
 12000), `usage` ([[days_ago, active_users, logins, seats_used], ...]), `new_contacts` ([days_ago, ...]),
 `old_contacts` (how many added `old_contact_days`, default 200, ago), `nps` ([score, days_ago]), `old_nps`,
 `activities` ([days_ago, ...]), `invoices` ([{"issued": days_ago, "paid": true|false|"half", "due_in": days}]),
-`expected` (signal names), `strong` (detector kinds expected to propose a deal).
+`vector` ([axis, tilt]: a description embedding pointing along that axis, for the pgvector neighbours of a
+customer without purchases), `expected` (signal names), `strong` (detector kinds expected to propose a deal).
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ from core.models import (
     Product,
     SalesOrder,
     SalesOrderLine,
+    TextEmbedding,
     UsageSnapshot,
     User,
 )
 from core.models.enums import ActivityKind, InvoiceStatus, Lifecycle, Role
+from core.models.llm import EMBEDDING_DIMS
 from core.repositories.sales import next_number
 from core.services import deals as deal_service
 from tools.upsell.signals import ALL_SIGNALS, SIGNALS
@@ -47,8 +50,8 @@ PATH = Path(__file__).with_name("cases.jsonl")
 MANAGER_EMAIL = "am@seller.test"
 PRODUCTS = {"CORE": ("Core platform", "9000"), "ANL": ("Analytics", "3000"), "SEC": ("Security pack", "2500"),
             "TRN": ("Training days", "1500"), "NICHE": ("Niche add-on", "800")}
-KNOWN = {"name", "role", "products", "seat_limit", "arr", "usage", "new_contacts", "old_contacts", "old_contact_days",
-         "nps", "old_nps", "activities", "invoices", "expected", "strong"}
+KNOWN = {"name", "role", "products", "vector", "seat_limit", "arr", "usage", "new_contacts", "old_contacts",
+         "old_contact_days", "nps", "old_nps", "activities", "invoices", "expected", "strong"}
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,12 @@ def _build(session: Session, case: Case, now: datetime, n: int, manager_id: int,
             session.add(SalesOrderLine(order_id=order.id, position=pos, product_id=products[sku],
                                        description=PRODUCTS[sku][0], quantity=Decimal(1), unit_price=price,
                                        line_total=price))
+    if row.get("vector"):
+        axis, tilt = row["vector"]
+        vector = [0.0] * EMBEDDING_DIMS
+        vector[axis], vector[axis + 1] = 1.0, float(tilt)
+        session.add(TextEmbedding(source="account_description", entity_id=aid, account_id=aid,
+                                  content_hash=f"suite-{n}", model="suite", embedding=vector))
     for days, active, logins, seats in row.get("usage", []):
         session.add(UsageSnapshot(account_id=aid, captured_on=today - timedelta(days=days), logins=logins,
                                   active_users=active, seats_used=seats))

@@ -3,7 +3,9 @@
 Which detector reports which signal (see SIGNALS):
 - Upsell Opportunity Detector (weekly): `seat_pressure` (seats used >= 90 % of the limit: buy more seats now) and
   `cross_sell` (products that accounts with similar product sets own and this one does not). Both point at a
-  concrete thing to sell this week, so they are checked often.
+  concrete thing to sell this week, so they are checked often. Similar accounts are found by co-occurrence
+  (closest product sets); a customer that owns nothing yet is compared by its description embedding instead
+  (pgvector neighbours within `description_max_distance`).
 - Expansion Signal Detector (monthly): `usage_growth` (active users rising across the window), `new_contacts`
   (new team members at the account), `nps_engagement` (a promoter score with many recent touches). These are
   slower trends that a month's data shows better than a week's.
@@ -41,6 +43,7 @@ class Thresholds:
     similar_accounts: int = 10
     cross_sell_min_share: float = 0.5
     cross_sell_min_accounts: int = 3
+    description_max_distance: float = 0.35
     strong_min_signals: int = 2
     growth_days: int = 90
     growth_min: float = 0.2
@@ -61,6 +64,7 @@ def thresholds(settings: Settings) -> Thresholds:
         seat_ratio=s.upsell_seat_ratio, strong_seat_ratio=s.upsell_strong_seat_ratio,
         seat_increment=s.upsell_seat_increment, similar_accounts=s.upsell_similar_accounts,
         cross_sell_min_share=s.upsell_cross_sell_min_share, cross_sell_min_accounts=s.upsell_cross_sell_min_accounts,
+        description_max_distance=s.upsell_description_max_distance,
         strong_min_signals=s.upsell_strong_min_signals, growth_days=s.expansion_growth_days,
         growth_min=s.expansion_growth_min, new_contacts_days=s.expansion_new_contacts_days,
         new_contacts_min=s.expansion_new_contacts_min, nps_days=s.expansion_nps_days,
@@ -161,23 +165,30 @@ def payment_health(invoices: dict[str, Any], t: Thresholds) -> Signal | None:
                   summary=f"{invoices['invoices']} invoices in the last {t.payment_days} days, none overdue.")
 
 
-def recommend(account_id: int, owned: dict[int, set[int]], t: Thresholds) -> list[Recommendation]:
-    """Products the most similar accounts (Jaccard over product sets) own and this account does not.
-
-    The `similar_accounts` accounts sharing the most products (ties by id) are compared; a product is
-    recommended when at least `cross_sell_min_accounts` of them and `cross_sell_min_share` of them own it.
-    """
+def product_neighbours(account_id: int, owned: dict[int, set[int]], t: Thresholds) -> list[int]:
+    """The `similar_accounts` accounts whose product sets are closest (Jaccard, ties by id) to this one's."""
     mine = owned.get(account_id, set())
-    if not mine:
-        return []
     scored = []
     for other, products in owned.items():
-        if other == account_id:
-            continue
         common = len(mine & products)
-        if common:
+        if other != account_id and common:
             scored.append((-common / len(mine | products), other))
-    neighbours = [other for _, other in sorted(scored)[:t.similar_accounts]]
+    return [other for _, other in sorted(scored)[:t.similar_accounts]]
+
+
+def recommend(account_id: int, owned: dict[int, set[int]], t: Thresholds,
+              neighbours: list[int] | None = None) -> list[Recommendation]:
+    """Products the similar accounts own and this account does not.
+
+    Similar accounts are those with the closest product sets (`product_neighbours`) or, when given, the
+    `neighbours` found another way (accounts with a similar description, for a customer that owns nothing
+    yet). A product is recommended when at least `cross_sell_min_accounts` of them and `cross_sell_min_share`
+    of them own it.
+    """
+    mine = owned.get(account_id, set())
+    if neighbours is None:
+        neighbours = product_neighbours(account_id, owned, t) if mine else []
+    neighbours = [n for n in neighbours if n != account_id and owned.get(n)][:t.similar_accounts]
     if not neighbours:
         return []
     counts: dict[int, list[int]] = {}
@@ -194,7 +205,9 @@ def cross_sell(recommendations: list[dict[str, Any]]) -> Signal | None:
     """The recommendations (with product names) as a signal; identity: the recommended products."""
     if not recommendations:
         return None
-    parts = [f"{r['name']} (owned by {r['owners']} of {r['similar']} similar accounts)" for r in recommendations[:5]]
+    parts = [f"{r['name']} (owned by {r['owners']} of {r['similar']} accounts with "
+             f"{'a similar description' if r.get('basis') == 'description' else 'similar purchases'})"
+             for r in recommendations[:5]]
     return Signal("cross_sell", {"products": recommendations},
                   identity=sorted(r["product_id"] for r in recommendations),
                   summary="Similar accounts own products this one does not: " + "; ".join(parts) + ".")
