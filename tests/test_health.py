@@ -207,3 +207,14 @@ def test_raw_score_renormalizes_over_signals_with_data() -> None:
     w = Weights(dict.fromkeys(SIGNAL_NAMES, 0.0) | {"engagement.nps": 1.0, "finance.autopay": 3.0})
     assert raw_score({"engagement.nps": 0.5, "finance.autopay": None}, w) == 50.0
     assert raw_score({"engagement.nps": 0.5, "finance.autopay": 1.0}, w) == 87.5
+
+
+def test_a_rollup_without_own_data_or_arr_weighs_scored_children_equally() -> None:
+    from tools.health.scoring import Child, Health, rollup
+
+    value, rolled = rollup(Health(None, None), 0.0, [Child(1, "A", 90, 0.0), Child(2, "B", 30, 0.0),
+                                                     Child(3, "C", None, 500.0)])
+    assert value == 60 and rolled["own"] is None
+    assert [c["arr_share"] for c in rolled["children"]] == [0.5, 0.5]
+    assert rolled["drivers"] == ["B (30, Critical, 50% of ARR)"]
+    assert rollup(Health(None, None), 0.0, [Child(1, "A", None, 10.0)])[0] is None

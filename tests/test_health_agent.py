@@ -19,6 +19,7 @@ from agents.health_monitor import agent_specs
 from agents.health_monitor.nodes import event_subject, subjects
 from agents.runtime import runs
 from agents.runtime.executor import RunOutcome, execute_run
+from agents.schedules import schedule_runs
 from api.cli import health as health_cli
 from core.db.engine import session_scope
 from core.models import AgentRun, AgentScore, LlmCall, OutboxEvent, Task
@@ -262,3 +263,18 @@ def test_a_summary_with_numbers_the_model_was_not_given_is_replaced_by_the_templ
         assert task.description is not None and task.description.startswith("Health of Invented Ltd fell from ")
         summary, _, note = task.description.partition("(Summary from the template: ")
         assert "37%" not in summary and note.startswith("the summary named numbers not in the facts (37%, 2023)")
+
+
+def test_the_weekly_schedule_runs_once_per_customer_and_slot(engine: Engine) -> None:
+    monday = datetime(2026, 3, 16, 6, 30, tzinfo=UTC)
+    settings = llm_settings()
+    with session_scope(engine) as session:
+        built = customer(session, monday)
+        prospect = f.account(session)
+    with session_scope(engine) as session:
+        first = schedule_runs(session, "health_monitor", monday, settings)
+        subjects_run = {r.subject_id for r in session.scalars(select(AgentRun).where(AgentRun.id.in_(first.run_ids)))}
+        assert built.account_id in subjects_run and prospect.id not in subjects_run
+        assert first.slot == "2026-03-16T06:00Z"
+    with session_scope(engine) as session:
+        assert schedule_runs(session, "health_monitor", monday + timedelta(hours=1), settings).run_ids == []
