@@ -76,6 +76,9 @@ def test_form_input_errors_are_422_naming_the_field(session: Session) -> None:
 
 def test_the_per_ip_limit_refuses_the_burst_overflow_with_retry_after(session: Session) -> None:
     app = app_for(session, llm_settings(public_leads_per_minute=1, public_leads_burst=3))
+    limiter = app.state.lead_capture_limiter
+    assert (limiter.rate, limiter.burst) == (1 / 60, 3)  # from the settings
+    app.state.lead_capture_limiter = TokenBucket(limiter.rate, limiter.burst, clock=lambda: 0.0)  # no refill
     client = client_for(app)
     codes = [client.post("/public/leads", json=_form(email=f"burst{i}@acme.test")).status_code for i in range(5)]
     assert codes == [202, 202, 202, 429, 429]
