@@ -278,3 +278,26 @@ def test_the_weekly_schedule_runs_once_per_customer_and_slot(engine: Engine) -> 
         assert first.slot == "2026-03-16T06:00Z"
     with session_scope(engine) as session:
         assert schedule_runs(session, "health_monitor", monday + timedelta(hours=1), settings).run_ids == []
+
+
+def test_an_nps_answer_reaches_the_monitor_through_the_dispatcher(engine: Engine) -> None:
+    from agents.dispatcher import dispatch_events
+
+    settings = llm_settings(event_debounce_s=60)
+    with session_scope(engine) as session:
+        built = customer(session, NOW)
+        engagement.record_nps_response(session, account_id=built.account_id, score=2,
+                                       responded_at=NOW - timedelta(minutes=5))
+    with session_scope(engine) as session:
+        created = dispatch_events(session, NOW, settings).run_ids
+        mine = session.scalars(select(AgentRun.id).where(AgentRun.id.in_(created), AgentRun.agent == "health_monitor",
+                                                        AgentRun.subject_id == built.account_id)).all()
+        assert len(mine) == 1
+    outcome = execute_run(mine[0], now=NOW, engine=engine, settings=settings)
+    assert outcome.status == "succeeded", outcome.error
+    with session_scope(engine) as session:
+        view = current_health(session, built.account_id)
+        assert view is not None and view.factors["signals"]["engagement.nps"]["text"] == "NPS 2/10"
+        again = dispatch_events(session, NOW, settings).run_ids
+        assert not session.scalars(select(AgentRun.id).where(AgentRun.id.in_(again),
+                                                             AgentRun.agent == "health_monitor")).all()
