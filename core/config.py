@@ -135,6 +135,9 @@ class Settings(BaseSettings):
         default=0.5, gt=0, le=1, description="Cross-sell: share of those similar accounts that must own a product.")
     upsell_cross_sell_min_accounts: int = Field(
         default=3, ge=1, description="Cross-sell: similar accounts that must own a product (at least).")
+    upsell_description_max_distance: float = Field(
+        default=0.35, ge=0, le=2, description="Cross-sell for a customer that owns nothing yet: accounts whose "
+                                              "description embedding lies within this cosine distance are similar.")
     upsell_strong_min_signals: int = Field(
         default=2, ge=1, description="Opportunity signals (payment health not counted) that make a suggestion "
                                      "strong enough to propose an expansion deal; overdue invoices never propose.")
