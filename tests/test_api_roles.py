@@ -96,7 +96,7 @@ ENTRIES: list[E] = [
     E("DELETE", "/tasks/{task_id}", obj="task_id"),
     E("GET", "/agents", kind="list"), E("GET", "/agents/runs", kind="list"),
     E("GET", "/agents/runs/{run_id}", obj="run_id"),
-    E("POST", "/agents/{name}/runs", body=lambda s, w: {"subject_id": s.deal_id}, kind="create"),
+    E("POST", "/agents/{name}/runs", body=lambda s, w: {"subject_id": s.lead_id}, kind="create"),
     E("GET", "/suggestions", kind="list"),
     E("POST", "/suggestions/{suggestion_id}/accept", obj="suggestion_id"),
     E("POST", "/suggestions/{suggestion_id}/dismiss", obj="suggestion_id"),
@@ -125,7 +125,7 @@ for _i, _e in enumerate(ENTRIES):
     if _e.kind == "admin" and not _e.forbid:
         ENTRIES[_i] = E(_e.method, _e.path, _e.obj, _e.body, ADMIN_ONLY, "admin")
 
-FILLERS = {"prompt_id": "deal_coach.next_actions", "version": "1", "name": "deal_coach", "job_id": "0" * 32,
+FILLERS = {"prompt_id": "deal_coach.next_actions", "version": "1", "name": "lead_scorer", "job_id": "0" * 32,
            "entity": "lead", "run_id": "1"}
 
 
