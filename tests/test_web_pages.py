@@ -75,6 +75,10 @@ def test_sign_in_form_errors_and_redirects(session: Session, world: World) -> No
     ok = client.post("/app/login", data={"email": _email(session, world, "rep_a"), "password": PASSWORD,
                                          "next": "https://evil.test/"}, follow_redirects=False)
     assert ok.status_code == 303 and ok.headers["location"] == "/app/"
+    for _ in range(12):  # password guessing is slowed like POST /auth/login: 429 with a message, no trace
+        last = client.post("/app/login", data={"email": _email(session, world, "rep_a"), "password": "guess-guess"})
+    assert last.status_code == 429 and "Too many requests" in last.text
+    no_trace(last)
 
 
 def test_sign_out_ends_the_session(session: Session, world: World) -> None:

@@ -124,6 +124,8 @@ def status_of(exc: CrmError) -> int:
         return 422
     if isinstance(exc, Conflict):
         return 409
+    if type(exc).__name__ == "RateLimited":
+        return 429
     return 400
 
 

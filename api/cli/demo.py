@@ -10,7 +10,8 @@ from core.db.engine import ensure_database, resolve_url, session_scope
 
 def demo(accounts: int = typer.Option(200, help="Accounts to seed on first run."),
          seed: int = typer.Option(42, help="Random seed of the synthetic CRM.")) -> None:
-    """Start the database, migrate it, seed a synthetic CRM on first run, and print what is in it."""
+    """Start the database, migrate it, seed a synthetic CRM on first run, print what is in it, and leave the web
+    app running with one demo user per role."""
     from api.cli.main import console
     from api.cli.seed import print_summary, run_seed
     from core.repositories import seeding as seeding_repo
@@ -36,6 +37,18 @@ def demo(accounts: int = typer.Option(200, help="Accounts to seed on first run."
     console.print("[bold]5.[/bold] embedding searchable texts (incremental: only new or changed ones)")
     run_embed()
     show_agent_runtime(settings)
+    start_web(settings)
+
+
+def start_web(settings: Settings) -> None:
+    """End with the web app running (detached, reused on the next demo) and say whom to sign in as."""
+    from api.cli.main import console
+    from api.cli.web import ensure_demo_users, print_web
+    from web import server as web_server
+
+    console.print("[bold]8.[/bold] web pages and API (detached; `salesagents web stop` stops them)")
+    users = ensure_demo_users()
+    print_web(web_server.start(settings, any_port=True), users)
 
 
 def show_agent_runtime(settings: Settings) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, cast, func, select
+from sqlalchemy import ColumnElement, Date, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from core.models import (
@@ -175,3 +175,28 @@ def nps_response(session: Session, response_id: int, scope: ColumnElement[bool])
 
 def quote_account_id(session: Session, quote_id: int, scope: ColumnElement[bool]) -> int | None:
     return session.scalar(select(Quote.account_id).where(Quote.id == quote_id, scope))
+
+
+def demo_users(session: Session) -> list[tuple[str, User, int]]:
+    """Per role, the active user with the most to show (rep: open deals, manager: people, CSM: accounts;
+    admin: the first), with that count: whom `make demo` signs you in as."""
+    from sqlalchemy.orm import aliased
+
+    from core.models.enums import Role
+
+    report = aliased(User)
+    measures: dict[Role, Any] = {
+        Role.rep: select(func.count()).where(Deal.owner_id == User.id, Deal.status == DealStatus.open),
+        Role.manager: select(func.count()).select_from(report).where(
+            (report.manager_id == User.id) | ((report.team_id == User.team_id) & (report.id != User.id))),
+        Role.csm: select(func.count()).where(Account.csm_id == User.id),
+        Role.admin: select(literal(0)),
+    }
+    out: list[tuple[str, User, int]] = []
+    for role, measure in measures.items():
+        n = measure.scalar_subquery().label("n")
+        row = session.execute(select(User, n).where(User.role == role, User.active)
+                              .order_by(n.desc(), User.id).limit(1)).first()
+        if row is not None:
+            out.append((role.value, row[0], int(row[1])))
+    return out

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.auth import login_user
+from api.auth import check_login_rate, login_user
 from api.deps import SESSION_COOKIE, OptionalUser, SessionDep, SettingsDep, now_utc
+from api.errors import RateLimited
 from core.errors import InvalidInput
 from core.models import Account, AgentScore, Approval, Deal, Lead, Task
 from core.models.enums import DealStatus, Role, TaskStatus
@@ -37,6 +38,7 @@ async def login_submit(request: Request, session: SessionDep, settings: Settings
     email = form.get("email")
     shown = email.strip()[:320] if isinstance(email, str) else ""
     try:
+        check_login_rate(request)  # the same per-IP limit on password guessing as POST /auth/login
         email_text = form_text(form, "email", max_len=320)
         password = form_text(form, "password", max_len=1024)
         response = RedirectResponse(next_url, status_code=303)
@@ -44,6 +46,9 @@ async def login_submit(request: Request, session: SessionDep, settings: Settings
     except InvalidInput as exc:
         return render(request, "login.html", {"next": next_url, "email": shown,
                                               "error": f"{exc.field}: {exc.message}"}, status_code=422)
+    except RateLimited as exc:
+        return render(request, "login.html", {"next": next_url, "email": shown, "error": str(exc).capitalize()},
+                      status_code=429)
     except Unauthenticated:
         return render(request, "login.html", {"next": next_url, "email": shown,
                                               "error": "Wrong email or password."}, status_code=401)

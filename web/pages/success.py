@@ -43,6 +43,9 @@ def _account_of(session: Session, user: Principal, draft: Draft) -> int | None:
         account_id: int | None = draft.subject_id
     elif draft.subject_type == "quote":
         account_id = web_views.quote_account_id(session, draft.subject_id, scoping.clause(user, Quote))
+    elif draft.subject_type == "nps_response":
+        answer = web_views.nps_response(session, draft.subject_id, scoping.clause(user, Account))
+        account_id = answer.account_id if answer is not None else None
     else:
         account_id = None
     if account_id is None or not scoping.is_visible(session, user, Account, account_id):
@@ -56,6 +59,8 @@ def _item_context(session: Session, user: Principal, approval_id: int) -> dict[s
     account_id = _account_of(session, user, draft)
     c360: Customer360 | None = customer_360(session, account_id, timeline_limit=8) if account_id else None
     response_id = (draft.context or {}).get("response_id")
+    if draft.subject_type == "nps_response":
+        response_id = draft.subject_id
     answer = (web_views.nps_response(session, int(response_id), scoping.clause(user, Account))
               if isinstance(response_id, int) else None)
     health = (web_views.latest_scores(session, scoping.clause(user, AgentScore), "account", [account_id],
