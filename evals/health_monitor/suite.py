@@ -104,10 +104,13 @@ def _scores(matrix: np.ndarray, weights: Weights) -> np.ndarray:
     return np.array(values)
 
 
-def _health_auc(all_facts: list[dict[str, Any]], y: np.ndarray, train: np.ndarray, test: np.ndarray
-                ) -> tuple[float, Weights, float, np.ndarray, np.ndarray]:
-    """Learn on train, score test: (AUC, learned weights, AR scale, test scores, sub-score matrix)."""
-    ar_scale = float(np.median([all_facts[i]["finance"]["open_ar"] for i in train])) or 1.0
+def _health_auc(all_facts: list[dict[str, Any]], y: np.ndarray, train: np.ndarray, test: np.ndarray,
+                ar_scale: float | None = None) -> tuple[float, Weights, float, np.ndarray, np.ndarray]:
+    """Learn on train, score test: (AUC, learned weights, AR scale, test scores, sub-score matrix).
+
+    Without an AR scale, the training split's median open AR is the unit (an admin's health_ar_scale)."""
+    if ar_scale is None:
+        ar_scale = float(np.median([all_facts[i]["finance"]["open_ar"] for i in train])) or 1.0
     matrix = learning.sub_score_matrix(all_facts, ar_scale)
     fitted = learning.fit(matrix[train], y[train])
     scores = _scores(matrix[test], fitted.weights)
@@ -119,14 +122,14 @@ def _mean_sd(values: list[float]) -> dict[str, float]:
 
 
 def run(data: Path, *, seed: int = SEED, limit: int | None = None, folds: int = FOLDS,
-        settings: Settings | None = None) -> HealthEvalResult:
+        settings: Settings | None = None, ar_scale: float | None = None) -> HealthEvalResult:
     started = time.perf_counter()
     rows = sample(read_rows(data), limit, seed)
     y = np.array([label(r, i) for i, r in enumerate(rows, start=2)])
     all_facts = [facts(r, i) for i, r in enumerate(rows, start=2)]
     idx = np.arange(len(rows))
     train, test = train_test_split(idx, test_size=HOLDOUT, random_state=seed, stratify=y)
-    auc, weights, ar_scale, scores, matrix = _health_auc(all_facts, y, train, test)
+    auc, weights, scale, scores, matrix = _health_auc(all_facts, y, train, test, ar_scale)
     raw = _raw_matrix(rows)
     baseline = _baseline_auc(raw, y, train, test)
     configured = settings_weights(settings or Settings())
@@ -140,13 +143,13 @@ def run(data: Path, *, seed: int = SEED, limit: int | None = None, folds: int = 
     cv, cv_base = [], []
     if folds > 1:
         for fold_train, fold_test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(idx, y):
-            cv.append(_health_auc(all_facts, y, fold_train, fold_test)[0])
+            cv.append(_health_auc(all_facts, y, fold_train, fold_test, ar_scale)[0])
             cv_base.append(_baseline_auc(raw, y, fold_train, fold_test))
     from tools.health.signals import CATEGORIES
 
     return HealthEvalResult(
         data=str(data), rows=len(rows), train_rows=len(train), test_rows=len(test),
-        churn_rate=round(float(y.mean()), 4), ar_scale=round(ar_scale, 2), auc=round(auc, 4),
+        churn_rate=round(float(y.mean()), 4), ar_scale=round(scale, 2), auc=round(auc, 4),
         baseline_auc=round(baseline, 4), settings_weights_auc=round(settings_auc, 4), band_churn_rates=bands,
         weights={n: round(w, 4) for n, w in weights.by_signal.items() if w > 0},
         category_weights={c: round(weights.category(c), 4) for c in CATEGORIES},
