@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -122,14 +123,22 @@ async def _identify(request: Request, session: Session, settings: Settings) -> P
     return None
 
 
-async def optional_user(request: Request, session: SessionDep, settings: SettingsDep) -> Principal | None:
+# Declared for the OpenAPI spec ("Authorize" in /docs); _identify reads the same header and cookie itself.
+_bearer_doc = HTTPBearer(auto_error=False, description="API key from POST /auth/api-keys")
+_cookie_doc = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
+                           description="Session from POST /auth/login; writes need the X-CSRF-Token header")
+
+
+async def optional_user(request: Request, session: SessionDep, settings: SettingsDep,
+                        _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_doc)] = None,
+                        _cookie: Annotated[str | None, Depends(_cookie_doc)] = None) -> Principal | None:
     principal = await _identify(request, session, settings)
     request.state.principal = principal
     return principal
 
 
-async def current_user(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
-    principal = await optional_user(request, session, settings)
+async def current_user(request: Request, principal: Annotated[Principal | None, Depends(optional_user)]
+                       ) -> Principal:
     if principal is None:
         raise Unauthenticated("sign in first: Authorization: Bearer <API key>, or the session cookie")
     return principal
