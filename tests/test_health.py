@@ -218,3 +218,12 @@ def test_a_rollup_without_own_data_or_arr_weighs_scored_children_equally() -> No
     assert [c["arr_share"] for c in rolled["children"]] == [0.5, 0.5]
     assert rolled["drivers"] == ["B (30, Critical, 50% of ARR)"]
     assert rollup(Health(None, None), 0.0, [Child(1, "A", None, 10.0)])[0] is None
+
+
+def test_the_sweep_covers_customers_and_every_ancestor_of_one(session: Session) -> None:
+    holding = f.account(session, name="Holding")
+    region = f.account(session, name="Region", parent_id=holding.id)
+    shop = customer(session, NOW, parent_id=region.id)
+    prospect = f.account(session, name="Prospect", parent_id=holding.id)
+    found = set(repo.customer_ids(session))
+    assert {holding.id, region.id, shop.account_id} <= found and prospect.id not in found

@@ -22,7 +22,7 @@ from agents.runtime.executor import RunOutcome, execute_run
 from agents.schedules import schedule_runs
 from api.cli import health as health_cli
 from core.db.engine import session_scope
-from core.models import AgentRun, AgentScore, LlmCall, OutboxEvent, Task
+from core.models import Account, AgentRun, AgentScore, LlmCall, OutboxEvent, Task
 from core.models.enums import ActivityKind, TaskPriority, TaskSource, TicketStatus
 from core.services import engagement
 from tests import factories as f
@@ -301,3 +301,18 @@ def test_an_nps_answer_reaches_the_monitor_through_the_dispatcher(engine: Engine
         again = dispatch_events(session, NOW, settings).run_ids
         assert not session.scalars(select(AgentRun.id).where(AgentRun.id.in_(again),
                                                              AgentRun.agent == "health_monitor")).all()
+
+
+def test_a_drop_on_an_account_without_csm_or_manager_gives_an_unassigned_task_rather_than_none(engine: Engine) -> None:
+    week_ago = NOW - timedelta(days=7)
+    with session_scope(engine) as session:
+        built = customer(session, week_ago, name="Ownerless Ltd", nps=8, meetings=1, satisfaction=4)
+        session.get_one(Account, built.account_id).csm_id = None
+    assert _execute(engine, built.account_id, week_ago).status == "succeeded"
+    with session_scope(engine) as session:
+        degrade(session, built.account_id, NOW, tickets=4, overdue_days=60, nps=0)
+    outcome = _execute(engine, built.account_id, NOW, ScriptedServer(reply(SUMMARY)))
+    assert outcome.status == "succeeded", outcome.error
+    with session_scope(engine) as session:
+        task = session.scalars(select(Task).where(Task.agent_run_id == outcome.run_id)).one()
+        assert task.assignee_id is None and task.account_id == built.account_id

@@ -88,7 +88,9 @@ def score(state: HealthState, runtime: Runtime[RunContext]) -> HealthState:
 
 
 def route_score(state: HealthState) -> str:
-    return "summarize" if state["scored"].get("dropped") and state["inputs"].get("csm_id") else "__end__"
+    """A drop into a worse band gets a task: the CSM's, else the account manager's, else unassigned (visible to
+    managers) rather than lost."""
+    return "summarize" if state["scored"].get("dropped") else "__end__"
 
 
 def _drivers(inputs: dict[str, Any], scored: dict[str, Any]) -> list[str]:

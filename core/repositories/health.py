@@ -166,10 +166,16 @@ def children(session: Session, account_id: int) -> list[Account]:
 
 
 def customer_ids(session: Session) -> list[int]:
-    """Accounts the weekly sweep scores: customers, and parents of customers (their roll-up)."""
-    child = select(Account.parent_id).where(Account.lifecycle == Lifecycle.customer, Account.parent_id.is_not(None))
+    """Accounts the weekly sweep scores: customers, and every ancestor of a customer (their roll-ups).
+
+    UNION (not UNION ALL) in the recursive step stops on ids already found, so cyclic data terminates.
+    """
+    parent = Account.__table__.alias("parent")
+    up = (select(Account.parent_id.label("id"))
+          .where(Account.lifecycle == Lifecycle.customer, Account.parent_id.is_not(None)).cte("up", recursive=True))
+    up = up.union(select(parent.c.parent_id).join(up, parent.c.id == up.c.id).where(parent.c.parent_id.is_not(None)))
     return list(session.scalars(select(Account.id).where(
-        or_(Account.lifecycle == Lifecycle.customer, Account.id.in_(child))).order_by(Account.id)))
+        or_(Account.lifecycle == Lifecycle.customer, Account.id.in_(select(up.c.id)))).order_by(Account.id)))
 
 
 def latest_scores(session: Session, account_id: int, limit: int = 10, purpose: str = "health",
