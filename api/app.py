@@ -38,9 +38,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     errors.install(app)
     metrics.install(app, app.state.metrics)
     app.include_router(health.router)
-    app.include_router(auth.router)
+    app.include_router(auth.router, responses=errors.ERROR_RESPONSES)
     for router in all_routers():
-        app.include_router(router)
+        app.include_router(router, responses=errors.ERROR_RESPONSES)
     from web.routes import install as install_pages  # the server-rendered pages under /app and /static
 
     install_pages(app)

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -24,6 +25,26 @@ class RateLimited(CrmError):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"too many requests; retry in {retry_after:.0f} s")
         self.retry_after = retry_after
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    field: str | None
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """The body of every 4xx/5xx answer (documented in the OpenAPI spec of every operation)."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text} for status, text in (
+        (401, "not signed in"), (403, "the role may not use this function, or a missing CSRF token"),
+        (404, "not found, or outside the caller's scope"), (409, "conflicts with the current state"),
+        (422, "invalid input; `field` names it"))
+}
 
 
 def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
