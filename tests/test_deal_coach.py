@@ -22,9 +22,16 @@ from core.services import embedding_job
 from evals.deal_coach.scenarios import SETTINGS, build_all, build_history, load_cases
 from evals.deal_coach.suite import MAVEN, forecast_rows, load_maven
 from tests import factories as f
-from tools.deal_coach.actions import NextAction, NextActions, fallback_actions, grounded_schema, grounding_issues
+from tools.deal_coach.actions import (
+    NextAction,
+    NextActions,
+    fallback_actions,
+    grounded_schema,
+    grounding_issues,
+    quality_issues,
+)
 from tools.deal_coach.facts import snapshots, stage_norms
-from tools.deal_coach.flags import FLAGS
+from tools.deal_coach.flags import FLAGS, TOPICS
 from tools.deal_coach.forecast import forecast, period_of, totals_by_period
 from tools.deal_coach.grounding import GroundingFacts, problems
 from tools.deal_coach.norms import learn_norms, quantile
@@ -238,3 +245,22 @@ def test_similar_won_deals_come_from_the_accounts_nearest_in_meaning(session: Se
     assert (first["account"], first["amount"], first["cycle_days"]) == ("Brightsmile Dental", "12000.00", 50)
     assert len(similar_won_deals(session, snap, Settings(deal_coach_similar_deals=2))) == 2
     assert similar_won_deals(session, snap, Settings(deal_coach_similar_deals=0)) == []
+
+
+def test_grounded_but_empty_advice_is_refused() -> None:
+    facts = GroundingFacts(today=TODAY, dates=frozenset(), amounts=frozenset(), people=frozenset(),
+                           names=frozenset(), topics=TOPICS["no_activity"] | TOPICS["close_date_past"])
+    due = TODAY + timedelta(days=1)
+
+    def issues(*pairs: tuple[str, str]) -> list[str]:
+        return quality_issues(NextActions(actions=[NextAction(action=a, why=w, due_date=due) for a, w in pairs]),
+                              facts)
+
+    assert issues(("Call the customer this week", "No activity for a month.")) == []
+    assert issues(("1.20.3.2", "No activity for a month.")) == [
+        "action 1: '1.20.3.2' does not say what the rep should do in words"]
+    assert issues(("Review the company policy now", "The company has a new HR policy.")) == [
+        "action 1: the reason names none of the deal's problems"]
+    assert issues(("Call the customer this week", "The close date passed."),
+                  ("Email the customer this week", "The close date passed.")) == [
+        "action 2: repeats the text of action 1"]

@@ -8,6 +8,7 @@ sweep does not even create a run for it. Day counts (idle days, days in stage) a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -33,7 +34,7 @@ from core.services import embedding_job, outputs
 from prompts.registry import Prompt, read_file, root
 from tools.deal_coach.actions import NextActions, as_evidence, fallback_actions, grounded_schema, render
 from tools.deal_coach.facts import AGENT, snapshots, stage_norms, thresholds
-from tools.deal_coach.flags import DealSnapshot, Flag, detect
+from tools.deal_coach.flags import TOPICS, DealSnapshot, Flag, detect
 from tools.deal_coach.grounding import GroundingFacts
 from tools.deal_coach.norms import StageNorm
 
@@ -131,7 +132,8 @@ def _timeline_line(a: dict[str, Any]) -> str:
 
 
 def grounding_facts(session: Session, deal: DealSnapshot, contacts: list[dict[str, Any]],
-                    timeline: list[dict[str, Any]], similar: list[dict[str, Any]], today: date) -> GroundingFacts:
+                    timeline: list[dict[str, Any]], similar: list[dict[str, Any]], today: date,
+                    flags: Sequence[Flag] = ()) -> GroundingFacts:
     """Everything the advice may cite, from trusted CRM fields only."""
     dates = {_day(deal.stage_entered_at), _day(deal.created_at), deal.expected_close_date,
              _day(deal.last_activity_at)}
@@ -145,7 +147,9 @@ def grounding_facts(session: Session, deal: DealSnapshot, contacts: list[dict[st
     return GroundingFacts(today=today, dates=frozenset(d for d in dates if d is not None),
                           amounts=frozenset({deal.amount, *(_dec(s["amount"]) for s in similar)}),
                           people=GroundingFacts.tokens(people), names=GroundingFacts.tokens(names),
-                          known_people=GroundingFacts.tokens(repo.person_names(session)))
+                          known_people=GroundingFacts.tokens(repo.person_names(session)),
+                          topics=frozenset().union(*(TOPICS[f.code] for f in flags), GroundingFacts.tokens(
+                              [deal.stage] if any(f.code == "stage_overdue" for f in flags) else [])))
 
 
 def _dec(value: Any) -> Decimal:
@@ -211,7 +215,7 @@ def advise(state: CoachState, runtime: Runtime[RunContext]) -> CoachState:
             else []
         timeline = repo.timeline(session, deal_id, ctx.now)
         similar = similar_won_deals(session, deal, ctx.settings)
-        facts = grounding_facts(session, deal, contacts, timeline, similar, today)
+        facts = grounding_facts(session, deal, contacts, timeline, similar, today, flags)
         value, outcome, model, why_not = ask_model(session, ctx, prompt,
                                                    prompt_inputs(deal, flags, contacts, timeline, similar, today),
                                                    facts)

@@ -8,7 +8,7 @@
     stage-probability weighting (the stage's historical win rate), against the actual; amount = product price.
 (c) The agent on every flagged scenario deal with a model answering in turn a grounded reply, an invented
     name, an invented amount and an invented date: the share of stored suggestions citing only the deal's facts
-    (must be 1.0), the share of model answers grounded as given, and how many fell back to the template.
+    and naming its problems (must be 1.0), the share of model answers kept, and how many fell back.
 """
 
 from __future__ import annotations
@@ -138,7 +138,9 @@ def scripted_model(today: date) -> tuple[httpx.Client, Counter[str]]:
     """A model that, request after request, answers grounded, then invents a person, an amount, a date."""
     due = (today + timedelta(days=2)).isoformat()
     variants = [
-        ("grounded", "Call the decision maker and book the next meeting", "No next step is planned on the deal."),
+        ("grounded", "Call the decision maker and book the next meeting",
+         "No next step is planned and there is no recent activity; the close date and the stage show the deal "
+         "has stalled without a decision maker."),
         ("invented_person", "Call Jennifer Walsh to restart the talks", "Jennifer Walsh has not been contacted."),
         ("invented_amount", "Offer a package of $48,500 to close this month", "The customer asked for $48,500."),
         ("invented_date", "Send the contract before 2019-02-14", "They promised to sign on 2019-02-14."),
@@ -182,11 +184,11 @@ def grounding_check(engine: Engine, built: dict[int, Case], now: datetime, setti
         suggestions = session.scalars(select(Suggestion).where(Suggestion.agent == AGENT,
                                                                Suggestion.subject_type == "deal")).all()
         for s in suggestions:
-            [(deal, _flags)] = detect_all(session, now, settings, [s.subject_id])
+            [(deal, flags)] = detect_all(session, now, settings, [s.subject_id])
             contacts = repo.account_contacts(session, [deal.account_id]).get(deal.account_id, []) \
                 if deal.account_id else []
             facts = grounding_facts(session, deal, contacts, repo.timeline(session, deal.deal_id, now),
-                                    similar_won_deals(session, deal, settings), now.date())
+                                    similar_won_deals(session, deal, settings), now.date(), flags)
             issues = [p for a in s.evidence.get("actions", [])
                       for p in problems(f"{a['action']}. {a['why']}", facts,
                                         due=date.fromisoformat(a["due_date"]))]

@@ -7,6 +7,7 @@ built from the flags alone and marked as fallback.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -15,6 +16,8 @@ from pydantic import BaseModel, Field, model_validator
 from core.llm.guards import GuardContext, check_text
 from tools.deal_coach.flags import DealSnapshot, Flag
 from tools.deal_coach.grounding import GroundingFacts, due_problem, problems
+
+WORDS = re.compile(r"[^\W\d_]{2,}")
 
 
 class NextAction(BaseModel):
@@ -52,8 +55,27 @@ def grounded_schema(facts: GroundingFacts, guard: GuardContext | None = None) ->
     return DealNextActions
 
 
-def grounding_issues(value: NextActions, facts: GroundingFacts) -> list[str]:
+def quality_issues(value: NextActions, facts: GroundingFacts) -> list[str]:
+    """Advice that is grounded but empty: an action that is no sentence, repeated text, or a reason that names
+    none of the deal's problems (a small model's typical failures)."""
     issues = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(value.actions, start=1):
+        if len(WORDS.findall(item.action)) < 2:
+            issues.append(f"action {i}: {item.action!r} does not say what the rep should do in words")
+        for text in (item.action, item.why):
+            key = " ".join(WORDS.findall(text.lower()))
+            if key in seen and seen[key] != i:
+                issues.append(f"action {i}: repeats the text of action {seen[key]}")
+            seen.setdefault(key, i)
+        words = set(WORDS.findall(f"{item.action} {item.why}".lower()))
+        if facts.topics and not words & facts.topics:
+            issues.append(f"action {i}: the reason names none of the deal's problems")
+    return issues
+
+
+def grounding_issues(value: NextActions, facts: GroundingFacts) -> list[str]:
+    issues = quality_issues(value, facts)
     for i, item in enumerate(value.actions, start=1):
         bad_due = due_problem(item.due_date, facts)
         if bad_due:

@@ -22,6 +22,20 @@ FLAGS = ("stage_overdue", "no_activity", "close_date_past", "no_next_step", "clo
          "no_decision_maker")
 
 
+# Words that name each flag's problem: advice whose text names none of its deal's problems is off the point.
+TOPICS: dict[str, frozenset[str]] = {
+    "stage_overdue": frozenset({"stage", "stuck", "stalled", "long", "days", "weeks", "move", "moves", "advance"}),
+    "no_activity": frozenset({"activity", "activities", "contact", "contacted", "quiet", "silent", "silence",
+                              "touch", "days", "weeks", "call", "email", "meeting", "talked", "heard"}),
+    "close_date_past": frozenset({"close", "closing", "date", "passed", "overdue", "late", "slipped"}),
+    "no_next_step": frozenset({"next", "step", "planned", "plan", "task", "scheduled", "meeting", "booked"}),
+    "close_date_pushed": frozenset({"close", "closing", "date", "pushed", "moved", "delayed", "slipped",
+                                    "postponed", "later"}),
+    "no_decision_maker": frozenset({"decision", "decides", "maker", "buyer", "sign", "signs", "approver",
+                                    "approve", "budget", "owner", "executive"}),
+}
+
+
 @dataclass(frozen=True)
 class Thresholds:
     no_activity_days: int = 14

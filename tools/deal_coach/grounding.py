@@ -68,6 +68,7 @@ class GroundingFacts:
     names: frozenset[str]  # lower-case tokens of other names in the data (account, deal, stages, products)
     known_people: frozenset[str] = field(default_factory=frozenset)  # CRM-wide name tokens (lower-case)
     horizon_days: int = 30
+    topics: frozenset[str] = frozenset()  # words naming the deal's problems (flags.TOPICS); empty: not checked
 
     @staticmethod
     def tokens(values: Iterable[str | None]) -> frozenset[str]:
