@@ -227,3 +227,16 @@ def test_the_sweep_covers_customers_and_every_ancestor_of_one(session: Session) 
     prospect = f.account(session, name="Prospect", parent_id=holding.id)
     found = set(repo.customer_ids(session))
     assert {holding.id, region.id, shop.account_id} <= found and prospect.id not in found
+
+
+def test_learned_weights_blend_toward_the_configured_ones_by_cross_validation() -> None:
+    fitted = Weights(dict.fromkeys(SIGNAL_NAMES, 0.0) | {"engagement.nps": 1.0})
+    configured = Weights(dict.fromkeys(SIGNAL_NAMES, 0.0) | {"finance.days_overdue": 2.0, "contract.tenure": 2.0})
+    half = learning.blend(fitted, configured, 0.5).by_signal
+    assert (half["engagement.nps"], half["finance.days_overdue"], half["contract.tenure"]) == (0.5, 0.25, 0.25)
+    rng = np.random.default_rng(1)
+    churned = np.array([0, 1] * 200)
+    matrix = rng.uniform(0, 1, (400, len(SIGNAL_NAMES)))
+    matrix[:, SIGNAL_NAMES.index("engagement.nps")] = np.clip(0.8 - 0.5 * churned + rng.normal(0, 0.1, 400), 0, 1)
+    learned = learning.learn(matrix, churned, configured)  # the data speak clearly: the fit is trusted
+    assert learned.alpha == 1.0 and learned.weights.by_signal == learned.fitted.weights.by_signal

@@ -99,7 +99,8 @@ def weights(learn: Annotated[bool, typer.Option("--learn", help="Learn weights f
             m = outcome.metrics
             console.print(f"{learning.MODEL_NAME} v{outcome.version}: held-out churn AUC {m['auc']:.4f} "
                           f"(configured weights {m['settings_auc']:.4f}) on {m['rows']} renewals, trained on "
-                          f"{m['train_rows']} (churn rate {m['churn_rate']:.1%}): "
+                          f"{m['train_rows']} (churn rate {m['churn_rate']:.1%}; fitted share {m['alpha']:.0%}, "
+                          f"configured {1 - m['alpha']:.0%}): "
                           f"{'promoted' if outcome.promoted else 'kept as candidate'}")
         configured = settings_weights(settings)
         found = learning.promoted_weights(session) or learning.latest_weights(session)

@@ -52,6 +52,7 @@ class HealthEvalResult:
     band_churn_rates: dict[str, dict[str, Any]]
     weights: dict[str, float]
     category_weights: dict[str, float]
+    alpha: float
     cv_auc: dict[str, float] = field(default_factory=dict)
     cv_baseline_auc: dict[str, float] = field(default_factory=dict)
     target_met: bool = False
@@ -105,16 +106,17 @@ def _scores(matrix: np.ndarray, weights: Weights) -> np.ndarray:
 
 
 def _health_auc(all_facts: list[dict[str, Any]], y: np.ndarray, train: np.ndarray, test: np.ndarray,
-                ar_scale: float | None = None) -> tuple[float, Weights, float, np.ndarray, np.ndarray]:
-    """Learn on train, score test: (AUC, learned weights, AR scale, test scores, sub-score matrix).
+                configured: Weights, ar_scale: float | None = None
+                ) -> tuple[float, learning.Learned, float, np.ndarray, np.ndarray]:
+    """Learn on train (the product's learner), score test: (AUC, learned, AR scale, test scores, sub-scores).
 
     Without an AR scale, the training split's median open AR is the unit (an admin's health_ar_scale)."""
     if ar_scale is None:
         ar_scale = float(np.median([all_facts[i]["finance"]["open_ar"] for i in train])) or 1.0
     matrix = learning.sub_score_matrix(all_facts, ar_scale)
-    fitted = learning.fit(matrix[train], y[train])
-    scores = _scores(matrix[test], fitted.weights)
-    return float(roc_auc_score(y[test], -scores)), fitted.weights, ar_scale, scores, matrix
+    learned = learning.learn(matrix[train], y[train], configured)
+    scores = _scores(matrix[test], learned.weights)
+    return float(roc_auc_score(y[test], -scores)), learned, ar_scale, scores, matrix
 
 
 def _mean_sd(values: list[float]) -> dict[str, float]:
@@ -129,10 +131,11 @@ def run(data: Path, *, seed: int = SEED, limit: int | None = None, folds: int = 
     all_facts = [facts(r, i) for i, r in enumerate(rows, start=2)]
     idx = np.arange(len(rows))
     train, test = train_test_split(idx, test_size=HOLDOUT, random_state=seed, stratify=y)
-    auc, weights, scale, scores, matrix = _health_auc(all_facts, y, train, test, ar_scale)
+    configured = settings_weights(settings or Settings())
+    auc, learned, scale, scores, matrix = _health_auc(all_facts, y, train, test, configured, ar_scale)
+    weights = learned.weights
     raw = _raw_matrix(rows)
     baseline = _baseline_auc(raw, y, train, test)
-    configured = settings_weights(settings or Settings())
     settings_auc = float(roc_auc_score(y[test], -_scores(matrix[test], configured)))
     bands: dict[str, dict[str, Any]] = {}
     for name, _floor in BANDS:
@@ -143,7 +146,7 @@ def run(data: Path, *, seed: int = SEED, limit: int | None = None, folds: int = 
     cv, cv_base = [], []
     if folds > 1:
         for fold_train, fold_test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(idx, y):
-            cv.append(_health_auc(all_facts, y, fold_train, fold_test, ar_scale)[0])
+            cv.append(_health_auc(all_facts, y, fold_train, fold_test, configured, ar_scale)[0])
             cv_base.append(_baseline_auc(raw, y, fold_train, fold_test))
     from tools.health.signals import CATEGORIES
 
@@ -152,6 +155,6 @@ def run(data: Path, *, seed: int = SEED, limit: int | None = None, folds: int = 
         churn_rate=round(float(y.mean()), 4), ar_scale=round(scale, 2), auc=round(auc, 4),
         baseline_auc=round(baseline, 4), settings_weights_auc=round(settings_auc, 4), band_churn_rates=bands,
         weights={n: round(w, 4) for n, w in weights.by_signal.items() if w > 0},
-        category_weights={c: round(weights.category(c), 4) for c in CATEGORIES},
+        category_weights={c: round(weights.category(c), 4) for c in CATEGORIES}, alpha=learned.alpha,
         cv_auc=_mean_sd(cv) if cv else {}, cv_baseline_auc=_mean_sd(cv_base) if cv_base else {},
         target_met=auc >= TARGET_AUC, seconds=round(time.perf_counter() - started, 1))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sqlalchemy.orm import Session
 
 from core.config import Settings
@@ -35,6 +35,7 @@ L2 = 1e-4
 MIN_SAMPLES = 20
 MIN_PER_CLASS = 5
 TOLERANCE = 0.005
+ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,42 @@ def _score_row(row: np.ndarray, weights: Weights) -> float:
     return 50.0 if value is None else value
 
 
+@dataclass(frozen=True)
+class Learned:
+    """Weights shrunk toward the configured ones: alpha * fitted + (1 - alpha) * configured."""
+
+    weights: Weights
+    alpha: float
+    fitted: Fitted
+
+
+def blend(fitted: Weights, configured: Weights, alpha: float) -> Weights:
+    total = sum(configured.by_signal.values())
+    return Weights({n: round(alpha * fitted.by_signal[n] + (1 - alpha) * configured.by_signal[n] / total, 6)
+                    for n in SIGNAL_NAMES}, fitted.source)
+
+
+def learn(matrix: np.ndarray, churned: np.ndarray, configured: Weights, seed: int = SEED) -> Learned:
+    """Fit, then pick how far to trust the fit over the configured weights by cross-validated AUC on these rows.
+
+    A long churn history earns alpha 1 (the fitted weights); a short, noisy one keeps the configured weights in
+    the mix instead of swinging to whichever signal happened to separate a few renewals.
+    """
+    minority = int(min(churned.sum(), len(churned) - churned.sum()))
+    folds = min(5, minority)
+    best_alpha = 1.0
+    if folds >= 2:
+        totals = dict.fromkeys(ALPHAS, 0.0)
+        for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed).split(matrix, churned):
+            fold_fit = fit(matrix[tr], churned[tr])
+            for alpha in ALPHAS:
+                totals[alpha] += churn_auc(matrix[te], churned[te], blend(fold_fit.weights, configured, alpha))
+        best = max(totals.values())
+        best_alpha = max(a for a, total in totals.items() if total >= best - 1e-9)
+    fitted = fit(matrix, churned)
+    return Learned(blend(fitted.weights, configured, best_alpha), best_alpha, fitted)
+
+
 def history(session: Session, now: datetime, ar_scale: float) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Sub-scores as of each past renewal decision and whether the account churned at that renewal."""
     catalog = repo.feature_catalog_size(session)
@@ -125,18 +162,18 @@ def learn_and_store(session: Session, now: datetime, settings: Settings) -> Lear
                                             f"{MIN_SAMPLES} with {MIN_PER_CLASS} of each outcome")
     idx = np.arange(len(churned))
     train, test = train_test_split(idx, test_size=HOLDOUT, random_state=SEED, stratify=churned)
-    fitted = fit(matrix[train], churned[train])
     configured = settings_weights(settings)
-    metrics = {"auc": round(churn_auc(matrix[test], churned[test], fitted.weights), 4),
+    trial = learn(matrix[train], churned[train], configured)
+    metrics = {"auc": round(churn_auc(matrix[test], churned[test], trial.weights), 4),
                "settings_auc": round(churn_auc(matrix[test], churned[test], configured), 4),
                "rows": int(len(test)), "train_rows": int(len(train)), "churn_rate": round(positives / len(idx), 4),
-               "intercept": round(fitted.intercept, 4)}
+               "alpha": trial.alpha}
     promoted = metrics["auc"] >= metrics["settings_auc"] - TOLERANCE
-    final = fit(matrix, churned)  # the stored weights use every outcome; the held-out figures judged the method
+    final = learn(matrix, churned, configured)  # stored weights use every outcome; the held-out rows judged it
     row = models_repo.add_model(session, name=MODEL_NAME, kind=KIND, status="candidate", metrics=metrics,
-                                artifact=json.dumps({"weights": final.weights.by_signal,
-                                                     "coefficients": final.coefficients,
-                                                     "intercept": final.intercept}),
+                                artifact=json.dumps({"weights": final.weights.by_signal, "alpha": final.alpha,
+                                                     "coefficients": final.fitted.coefficients,
+                                                     "intercept": final.fitted.intercept}),
                                 training_rows=int(len(idx)),
                                 note="promoted: ranks churners at least as well as the configured weights"
                                 if promoted else "kept as candidate: the configured weights rank churners better")
