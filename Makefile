@@ -21,10 +21,14 @@ test: install lint
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy core api agents tools evals benchmarks prompts
+	$(BIN)/mypy core api agents tools evals benchmarks prompts web
 
 bench: install
 	$(BIN)/python -m benchmarks.run
+
+.PHONY: bench-quick
+bench-quick: install
+	$(BIN)/python -m benchmarks.run --quick
 
 db-stop: install
 	$(BIN)/salesagents db stop

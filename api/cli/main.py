@@ -37,6 +37,7 @@ def _register() -> None:
     from api.cli import serve as serve_cli
     from api.cli import suggestions as suggestions_cli
     from api.cli import users as users_cli
+    from api.cli import web as web_cli
     from api.cli import worker as worker_cli
 
     app.add_typer(db_cli.app, name="db")
@@ -62,6 +63,7 @@ def _register() -> None:
     app.command("dispatch")(worker_cli.dispatch)
     app.add_typer(users_cli.app, name="users")
     app.command("api")(serve_cli.api)
+    app.add_typer(web_cli.app, name="web")
 
 
 def run() -> None:
