@@ -44,7 +44,7 @@ NAME = "agents"
 NOW = datetime(2026, 11, 2, 8, tzinfo=UTC)
 AGENTS = ("lead_scorer", "quote_followup", "deal_coach", "health_monitor", "nps_followup")
 QUICK = ["--accounts", "40", "--subjects", "3", "--model", "scripted"]
-FULL: list[str] = ["--accounts", "60", "--subjects", "4", "--model", "local"]
+FULL = ["--accounts", "60", "--subjects", "3", "--model", "scripted"]
 SCRIPTED_TEXT = ("Thank you for your time. Could we book a short call next week to agree on the next step "
                  "together?")
 
@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
         size = f"{len(m.first)} subjects, {args.model} model"
         figures += [
             Figure(NAME, f"{m.agent}: overhead per run (wall - model), p50", percentile(over, 50), "ms",
-                   "unchanged re-run (skipped), p50", percentile(over2, 50), size,
+                   "unchanged re-run, p50", percentile(over2, 50), size,
                    f"model {_mean(m.first, 'model_ms'):,.0f} ms/run"),
             Figure(NAME, f"{m.agent}: model calls per run", _mean(m.first, "calls"), "calls",
                    "unchanged re-run (must be 0)", _mean(m.second, "calls"), size,

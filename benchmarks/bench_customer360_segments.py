@@ -297,7 +297,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def build_drafts(session: Session, drafts: int, reviewers: int) -> int:
-    """Reviewers and `drafts` drafts with approvals: a fifth pending (some escalated), the rest decided.
+    """Reviewers and `drafts` drafts with approvals: a fifth pending (some escalated, 1 in 20 unassigned), the
+    rest decided.
 
     Returns the reviewer whose inbox is timed."""
     params = {"drafts": drafts, "reviewers": reviewers, "now": NOW}
@@ -313,10 +314,11 @@ def build_drafts(session: Session, drafts: int, reviewers: int) -> int:
         "END, :now - make_interval(hours => (g % 2000)::int) "
         "FROM generate_series(1, :drafts) g, (SELECT min(id) AS first FROM agent_runs) r",
         "INSERT INTO approvals (draft_id, run_id, reviewer_id, status, due_at, expires_at, escalated_to_id, "
-        "created_at) SELECT d.id, d.run_id, u.first + d.id % :reviewers, CASE WHEN d.status = 'pending_review' "
+        "created_at) SELECT d.id, d.run_id, CASE WHEN d.subject_id % 20 <> 5 "
+        "THEN u.first + d.subject_id % :reviewers END, CASE WHEN d.status = 'pending_review' "
         "THEN 'pending' WHEN d.status = 'sent' THEN 'approved' ELSE d.status END, "
         "d.created_at + interval '1 day', d.created_at + interval '7 days', "
-        "CASE WHEN d.id % 50 = 0 THEN u.first + (d.id + 1) % :reviewers END, d.created_at "
+        "CASE WHEN d.subject_id % 50 = 0 THEN u.first + (d.subject_id + 1) % :reviewers END, d.created_at "
         "FROM drafts d, (SELECT min(id) AS first FROM users WHERE role = 'csm') u",
     ):
         session.execute(text(sql), params)

@@ -37,8 +37,8 @@ from tools.lead_scoring.model import GbmScorer, NaiveBayesScorer, Scorer
 console = Console(width=140)
 NAME = "lead scoring"
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
-QUICK = ["--rows", "3000", "--leads", "10000", "--explain", "300"]
-FULL: list[str] = []
+QUICK = ["--rows", "1500", "--leads", "10000", "--explain", "200"]
+FULL = ["--leads", "50000", "--explain", "1000"]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -133,8 +133,8 @@ def run_extractions(settings: Settings, count: int) -> tuple[dict[str, int], lis
     return outcomes, latencies, intent_hits, tokens
 
 
-QUICK = ["--completions", "4", "--max-tokens", "64", "--extractions", "4"]
-FULL: list[str] = []
+QUICK = ["--completions", "3", "--max-tokens", "32", "--extractions", "2"]
+FULL = ["--completions", "8", "--extractions", "6"]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -108,6 +108,18 @@ def summary_table(figures: list[Figure], title: str) -> Any:
     return table
 
 
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """The summary as a Markdown table, from the figures' JSON (for docs/PERFORMANCE.md)."""
+    lines = ["| benchmark | measure | value | unit | baseline (same run) | baseline | ratio | size | note |",
+             "|---|---|--:|---|---|--:|--:|---|---|"]
+    for r in rows:
+        ratio = f"{r['ratio']:,.2f}x" if r.get("ratio") is not None else "-"
+        cells = [r["benchmark"], r["measure"], fmt(r["value"]), r["unit"], r["baseline"], fmt(r["baseline_value"]),
+                 ratio, r["size"], r.get("note", "")]
+        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def write_results(path: Path, figures: list[Figure], *, mode: str, info: dict[str, Any],
                   extra: dict[str, Any] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,13 +1,15 @@
 """`make bench` / `make bench-quick`: every benchmark in turn (each prints its own tables), then one summary table
 of the figures against their same-run baselines, written as JSON too.
 
-Run: `.venv/bin/python -m benchmarks.run [--quick] [--json PATH] [--only lead_scoring,runtime ...]`.
+Run: `.venv/bin/python -m benchmarks.run [--quick] [--json PATH] [--only lead_scoring,runtime ...]`;
+`--markdown PATH` prints an earlier results file's summary as Markdown.
 Each benchmark also runs alone: `.venv/bin/python -m benchmarks.bench_<name> --help`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import traceback
@@ -26,7 +28,7 @@ from benchmarks import (
     bench_runtime,
     bench_seed_import,
 )
-from benchmarks.common import Figure, machine, machine_line, summary_table, write_results
+from benchmarks.common import Figure, machine, machine_line, markdown_table, summary_table, write_results
 from core.config import get_settings
 
 console = Console(width=160)
@@ -42,6 +44,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes (a few minutes): each module's QUICK")
     parser.add_argument("--json", type=Path, default=None, help="results file (default <data_dir>/bench/results.json)")
     parser.add_argument("--only", default="", help=f"comma-separated subset of: {', '.join(MODULES)}")
+    parser.add_argument("--markdown", type=Path, default=None,
+                        help="print the summary of an earlier results file as Markdown and exit (runs nothing)")
     args = parser.parse_args(argv)
     unknown = [n for n in args.only.split(",") if n and n not in MODULES]
     if unknown:
@@ -51,6 +55,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.markdown is not None:
+        data = json.loads(args.markdown.read_text())
+        print(f"{data['mode']} run, finished {data.get('finished_at')}; machine: {machine_line(data['machine'])}\n")
+        print(markdown_table(data["figures"]))
+        return 0
     names = [n for n in args.only.split(",") if n] or list(MODULES)
     mode = "quick" if args.quick else "full"
     before = machine()

@@ -60,6 +60,8 @@ def test_inbox_data_gives_each_reviewer_pending_approvals(session: Session) -> N
     assert rows and all(r.status == "pending" for r in rows)
     assert all(reviewer in (r.reviewer_id, r.escalated_to_id) for r in rows)
     assert [r.due_at for r in rows] == sorted(r.due_at for r in rows)
+    unassigned = approvals.inbox(session, None)
+    assert len(unassigned) == 10 and all(r.reviewer_id is None for r in unassigned)  # drafts 5, 25, ... 185
 
 
 def test_scripted_answer_fills_a_tool_schema_validly() -> None:
