@@ -34,8 +34,8 @@ from core.config import get_settings
 console = Console(width=160)
 MODULES: dict[str, ModuleType] = {
     "lead_scoring": bench_lead_scoring, "runtime": bench_runtime, "agents": bench_agents,
-    "deal_coach": bench_deal_coach, "customer360": bench_customer360_segments, "embeddings": bench_embeddings,
-    "llm": bench_llm, "seed_import": bench_seed_import,
+    "deal_coach": bench_deal_coach, "customer360": bench_customer360_segments, "llm": bench_llm,
+    "seed_import": bench_seed_import, "embeddings": bench_embeddings,
 }
 
 
@@ -63,12 +63,20 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in args.only.split(",") if n] or list(MODULES)
     mode = "quick" if args.quick else "full"
     before = machine()
+    path = args.json or get_settings().data_dir / "bench" / "results.json"
     figures: list[Figure] = []
     failed: dict[str, str] = {}
     seconds: dict[str, float] = {}
+    argvs: dict[str, list[str]] = {}
+
+    def save() -> None:  # after every benchmark, so an interrupted run keeps what it measured
+        write_results(path, figures, mode=mode, info=machine() | {"load_avg_start": before["load_avg"]},
+                      extra={"seconds": seconds, "failed": failed, "options": argvs,
+                             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+
     for name in names:
         module = MODULES[name]
-        bench_argv = list(module.QUICK if args.quick else module.FULL)
+        bench_argv = argvs[name] = list(module.QUICK if args.quick else module.FULL)
         console.rule(f"{name} ({mode}: {' '.join(bench_argv) or 'defaults'})")
         started = time.perf_counter()
         try:
@@ -77,17 +85,13 @@ def main(argv: list[str] | None = None) -> int:
             failed[name] = f"{type(exc).__name__}: {exc}"
             console.print(f"[red]{name} failed[/red]\n{traceback.format_exc()}")
         seconds[name] = round(time.perf_counter() - started, 1)
-    after = machine()
+        save()
     console.rule("summary")
     console.print(summary_table(figures, f"Benchmarks ({mode}); ratio = value / baseline measured in the same run"))
-    console.print(f"machine: {machine_line(after)}; load at start {before['load_avg']}")
+    console.print(f"machine: {machine_line()}; load at start {before['load_avg']}")
     console.print("seconds per benchmark: " + ", ".join(f"{n} {s:g}" for n, s in seconds.items()))
     for name, error in failed.items():
         console.print(f"[red]{name} failed: {error}[/red]")
-    path = args.json or get_settings().data_dir / "bench" / "results.json"
-    write_results(path, figures, mode=mode, info=after | {"load_avg_start": before["load_avg"]},
-                  extra={"seconds": seconds, "failed": failed,
-                         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     console.print(f"written {path}")
     return 1 if failed else 0
 
