@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,12 @@ from core.models import AgentRun, AgentScore, LlmCall, OutboxEvent, Suggestion
 from tests import factories
 from tests.celery_support import SAMPLE_MODULES, BrokerSpace, WorkerProcess, settings_with, wait_for
 from tests.fault_support import ModelServer, RedisServer, completion, garbage, stall
+from tests.lead_scoring_data import make_leads
+from tools.lead_scoring import training
 
 pytest_plugins = ("tests.celery_fixtures",)
+
+LEAD_SCORER = "lead_scorer"
 
 EXPLANATION = "This lead scores well because the company is large and the contact has a clear title."
 
@@ -296,13 +301,14 @@ def _new_leads(count: int) -> list[int]:
 
 
 def _scorer_books() -> tuple[dict[int, list[str]], dict[int, int], int]:
-    """(run statuses per lead, scores per lead, lead.created events not yet dispatched) for sample_scorer."""
+    """(run statuses per lead, scores per lead, lead.created events not yet dispatched) for the Lead Scorer."""
     with session_scope() as session:
         runs: dict[int, list[str]] = {}
-        for run in session.scalars(select(AgentRun).where(AgentRun.agent == "sample_scorer")):
+        for run in session.scalars(select(AgentRun).where(AgentRun.agent == LEAD_SCORER)):
             runs.setdefault(int(run.subject_id or 0), []).append(run.status)
-        scores = dict(session.execute(select(AgentScore.subject_id, func.count()).where(
-            AgentScore.agent == "sample_scorer").group_by(AgentScore.subject_id)).tuples().all())
+        scores = {int(subject or 0): int(count) for subject, count in session.execute(
+            select(AgentScore.subject_id, func.count()).where(AgentScore.agent == LEAD_SCORER)
+            .group_by(AgentScore.subject_id))}
         pending = session.scalar(select(func.count()).select_from(OutboxEvent)
                                  .where(OutboxEvent.topic == "lead.created",
                                         OutboxEvent.dispatched_at.is_(None))) or 0
@@ -325,8 +331,15 @@ def _sweep_until_done(app: Celery, leads: list[int], timeout_s: float) -> list[i
 
 
 def test_a_redis_restart_mid_stream_loses_no_event_and_duplicates_none(
-        scratch_db: URL, sample_agents: None, own_redis: RedisServer, tmp_path: Path) -> None:
-    env = {"SALESAGENTS_AGENT_MODULES": SAMPLE_MODULES, "SALESAGENTS_BROKER_URL": own_redis.url,
+        scratch_db: URL, own_redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real Lead Scorer on lead.created events; Redis dies with messages queued and comes back empty."""
+    modules = f'["agents.{LEAD_SCORER}"]'
+    monkeypatch.setenv("SALESAGENTS_AGENT_MODULES", modules)
+    get_settings.cache_clear()
+    with session_scope() as session:
+        make_leads(session, 80, seed=11)  # closed history (no events), and the first scoring model from it
+        training.train_and_store(session, datetime.now(UTC))
+    env = {"SALESAGENTS_AGENT_MODULES": modules, "SALESAGENTS_BROKER_URL": own_redis.url,
            "SALESAGENTS_BROKER_KEY_PREFIX": "", "SALESAGENTS_RUN_STUCK_AFTER_S": "3"}
     worker = WorkerProcess("redis", env, tmp_path / "redis-worker.log")
     app = create_app(get_settings())
@@ -345,7 +358,7 @@ def test_a_redis_restart_mid_stream_loses_no_event_and_duplicates_none(
         own_redis.start()  # back, empty: every message it held is lost
         third = _new_leads(5)
         after = dispatch_once(celery_enqueue(app))
-        assert len(after.run_ids) == after.enqueued == 5  # (the sample's follow-up tasks add events of their own)
+        assert len(after.run_ids) == after.enqueued == 5
         resent = _sweep_until_done(app, first + second + third, timeout_s=90)
     finally:
         worker.stop()
