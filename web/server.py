@@ -51,7 +51,10 @@ def state_dir(settings: Settings) -> Path:
 
 
 def pid_file(settings: Settings) -> Path:
-    return state_dir(settings) / "server.json"
+    """One server per database: a demo on another database (another helper, a test) never reuses this one."""
+    from core.db.engine import resolve_url
+
+    return state_dir(settings) / f"server-{resolve_url(settings).database or 'default'}.json"
 
 
 def log_file(settings: Settings, port: int) -> Path:

@@ -35,7 +35,10 @@ def _sample_inputs(session: Session, prompt_id: str, inputs: tuple[str, ...]) ->
     recorded = web_views.latest_prompt_inputs(session, prompt_id)
     if recorded is not None and set(recorded) == set(inputs):
         return recorded
-    placeholders: dict[str, Any] = {"score": 6, "language": "en", "examples": "", "facts": "Plan: Pro, 40 seats"}
+    placeholders: dict[str, Any] = {
+        "contact_name": "Maria Lopez", "account_name": "Northwind Traders", "score": 6, "language": "en",
+        "comment": "The CSV export keeps failing on large files.", "sender_name": "Sam Carter",
+        "company_name": "salesagents", "examples": "", "facts": "Plan: Pro, 40 seats, renews in 45 days"}
     return {name: placeholders.get(name, f"sample {name.replace('_', ' ')}") for name in inputs}
 
 
@@ -211,8 +214,8 @@ def runs(request: Request, session: SessionDep, user: Admin, agent: Short | None
     peak = max((t["tokens"] for t in totals.values()), default=0) or 1
     chart = bar_chart("Tokens per agent, last 30 days (share of the busiest)",
                       [(a, t["tokens"] / peak, None) for a, t in sorted(totals.items())])
-    return render(request, "admin_runs.html", {"usage": usage, "totals": totals, "chart": chart,
-                                               "recent": web_views.recent_runs(session, scope, agent=agent or None),
+    recent = web_views.recent_runs(session, scope, agent=agent or None, limit=50)
+    return render(request, "admin_runs.html", {"usage": usage, "totals": totals, "chart": chart, "recent": recent,
                                                "agents": web_views.agent_names(session, scope),
                                                "agent": agent or ""})
 

@@ -4,7 +4,7 @@ suggestions, scores and timeline, leads ranked by score with their factors, and 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -123,13 +123,18 @@ async def decide_suggestion(suggestion_id: PathId, action: str, request: Request
 
 
 @router.get("/leads", response_class=HTMLResponse)
-def leads(request: Request, session: SessionDep, user: Seller, status: LeadStatus | None = None) -> Response:
-    """Leads in scope, highest score first (unscored last), each with the factors raising and lowering it."""
-    filters = [Lead.status == status] if status else []
+def leads(request: Request, session: SessionDep, user: Seller,
+          status: LeadStatus | Literal["open", "all"] = "open") -> Response:
+    """Leads in scope, highest score first (unscored last), each with the factors raising and lowering it;
+    by default the ones still to work (not disqualified, not converted)."""
+    if status == "open":
+        filters = [Lead.status != LeadStatus.disqualified, Lead.converted_at.is_(None)]
+    else:
+        filters = [] if status == "all" else [Lead.status == status]
     rows = scoping.list_visible(session, user, Lead, filters=filters, order_by=(Lead.score.desc().nulls_last(),
                                                                                  Lead.id), limit=200)
-    return render(request, "leads.html", {"leads": rows, "status": status.value if status else "",
-                                          "statuses": [s.value for s in LeadStatus],
+    return render(request, "leads.html", {"leads": rows, "status": str(status),
+                                          "statuses": ["open", "all", *[s.value for s in LeadStatus]],
                                           "owners": web_views.user_names(session, [r.owner_id for r in rows])})
 
 
