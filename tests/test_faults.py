@@ -28,7 +28,8 @@ from agents.runtime.runs import create_run
 from agents.sweeper import sweep
 from core.config import Settings, get_settings
 from core.db.engine import session_scope
-from core.models import AgentRun, AgentScore, LlmCall, OutboxEvent, Suggestion
+from core.models import AgentRun, AgentScore, Draft, LlmCall, OutboxEvent, Suggestion
+from evals.quote_followup.scenarios import Scenario, build, pipelines
 from tests import factories
 from tests.celery_support import SAMPLE_MODULES, BrokerSpace, WorkerProcess, settings_with, wait_for
 from tests.fault_support import ModelServer, RedisServer, completion, garbage, stall
@@ -39,6 +40,8 @@ pytest_plugins = ("tests.celery_fixtures",)
 
 LEAD_SCORER = "lead_scorer"
 
+NUDGE = ("Hi Dana2, did you have a chance to review our quote? I am happy to answer any questions you have. "
+         "Rep 2")
 EXPLANATION = "This lead scores well because the company is large and the contact has a clear title."
 
 
@@ -203,6 +206,33 @@ def test_garbled_text_from_the_model_is_repaired_once_then_replaced_by_the_templ
     assert fallback.fallback is True and fallback.body not in ("x", "")
     assert _calls(second_run)[0].outcome == "fallback"
 
+
+
+def test_a_drafting_agent_through_a_model_outage_drafts_a_flagged_template_then_real_text_after_recovery(
+        scratch_db: URL, model_server: ModelServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real Quote Follow-up: both nudges reach the rep's review once each; the outage's is marked fallback."""
+    monkeypatch.setenv("SALESAGENTS_AGENT_MODULES", '["agents.quote_followup"]')
+    get_settings.cache_clear()
+    now = datetime.now(UTC)
+    with session_scope() as session:
+        ids = pipelines(session)
+        during = build(session, Scenario("outage", "nudge", "w1", sent_days_ago=6), now, ids, 1).quote_id
+        after = build(session, Scenario("recovered", "nudge", "w1", sent_days_ago=6), now, ids, 2).quote_id
+        runs = [create_run(session, "quote_followup", "manual", "quote", q) for q in (during, after)]
+        run_ids = [run.id for run in runs if run is not None]
+    settings = _model_settings(model_server)
+    first = execute_run(run_ids[0], settings=settings)  # the model server is down for this whole run
+    model_server.default = completion(NUDGE)
+    model_server.start()
+    second = execute_run(run_ids[1], settings=settings)
+    assert (first.status, second.status) == ("waiting_review", "waiting_review"), (first.error, second.error)
+    with session_scope() as session:
+        drafts = {d.subject_id: d for d in session.scalars(select(Draft).where(Draft.agent == "quote_followup"))}
+        assert sorted(drafts) == sorted((during, after))  # one draft per quote, nothing lost, nothing twice
+        assert drafts[during].fallback is True and drafts[during].status == "pending_review"
+        assert (drafts[after].body, drafts[after].fallback) == (NUDGE, False)
+        outcomes = [c.outcome for c in session.scalars(select(LlmCall).order_by(LlmCall.id))]
+    assert outcomes == ["error", "ok"] and len(model_server.requests) == 1
 
 # --- the database connection -----------------------------------------------------------------------------------
 
