@@ -191,6 +191,10 @@ def test_weights_are_learned_from_renewal_history_stored_and_used(session: Sessi
     assert json.loads(row.artifact)["weights"] == outcome.weights
     active = learning.current_weights(session, settings)
     assert active.source == f"learned v{row.version}" and active.by_signal == outcome.weights
+    stored_curves = json.loads(row.artifact)["curves"]
+    assert set(stored_curves) == {n for n, w in outcome.weights.items() if w > 0}
+    assert {n: (list(e), list(v)) for n, (e, v) in active.curves.items()} == {
+        n: (c["edges"], c["sub_scores"]) for n, c in stored_curves.items()}
     assert learning.current_weights(session, Settings(health_use_learned_weights=False)).source == "settings"
     again = learning.learn_and_store(session, NOW, settings)
     assert again.version == outcome.version + 1
@@ -240,3 +244,29 @@ def test_learned_weights_blend_toward_the_configured_ones_by_cross_validation() 
     matrix[:, SIGNAL_NAMES.index("engagement.nps")] = np.clip(0.8 - 0.5 * churned + rng.normal(0, 0.1, 400), 0, 1)
     learned = learning.learn(matrix, churned, configured)  # the data speak clearly: the fit is trusted
     assert learned.alpha == 1.0 and learned.weights.by_signal == learned.fitted.weights.by_signal
+
+
+def test_learned_curves_reshape_each_signal_into_its_churn_risk_and_keep_the_weighted_sum() -> None:
+    """Churn concentrates in the first months: a formula linear in tenure misranks, a learned curve does not."""
+    rng = np.random.default_rng(2)
+    n = 1200
+    tenure = SIGNAL_NAMES.index("contract.tenure")
+    matrix = np.full((n, len(SIGNAL_NAMES)), np.nan)
+    matrix[:, tenure] = rng.uniform(0, 1, n)
+    matrix[:, SIGNAL_NAMES.index("engagement.nps")] = rng.uniform(0, 1, n)
+    risk = np.where(matrix[:, tenure] < 0.15, 0.6, 0.1) + 0.2 * (1 - matrix[:, SIGNAL_NAMES.index("engagement.nps")])
+    churned = (rng.uniform(0, 1, n) < risk).astype(int)
+    plain, curved = learning.fit(matrix, churned), learning.fit_curves(matrix, churned)
+    edges, levels = curved.weights.curves["contract.tenure"]
+    assert len(levels) == len(edges) + 1 and levels[0] == 0 and levels[-1] == pytest.approx(1)
+    assert all(a <= b for a, b in zip(levels, levels[1:], strict=False))  # a longer tenure never costs points
+    assert curved.weights.shaped("contract.tenure", 0.5) >= 0.9  # past the risky months: almost all the points
+    assert curved.weights.shaped("contract.tenure", 0.05) <= 0.1
+    assert sum(curved.weights.by_signal.values()) == pytest.approx(1, abs=1e-4)
+    assert learning.churn_auc(matrix, churned, curved.weights) > learning.churn_auc(matrix, churned, plain.weights)
+    # The score is the weighted sum of the shaped sub-scores, and the factors show both numbers.
+    w = curved.weights
+    sub = {"contract.tenure": 0.05, "engagement.nps": 1.0}
+    expected = 100 * sum(w.by_signal[k] * w.shaped(k, v) for k, v in sub.items()) / sum(w.by_signal[k] for k in sub)
+    assert raw_score(sub, w) == pytest.approx(expected)
+    assert w.shaped("usage.login_trend", 0.3) == 0.3  # no curve: the sub-score as the signal computes it

@@ -24,7 +24,7 @@ from core.errors import InvalidInput
 from core.models.scoring import ScoringModel
 from core.repositories import health as repo
 from core.repositories import lead_scoring as models_repo
-from tools.health.scoring import Weights, raw_score, settings_weights
+from tools.health.scoring import Curve, Weights, raw_score, settings_weights
 from tools.health.signals import SIGNAL_NAMES, Facts, read_all
 
 MODEL_NAME = "health_weights"
@@ -36,6 +36,8 @@ MIN_SAMPLES = 20
 MIN_PER_CLASS = 5
 TOLERANCE = 0.005
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+MAX_STEPS = 7  # a learned curve has at most 8 levels
+MIN_PER_STEP = 25  # renewal outcomes per level: a short history gets a coarse curve
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,11 @@ def sub_score_matrix(rows: Sequence[Facts], ar_scale: float) -> np.ndarray:
     return out
 
 
-def fit(matrix: np.ndarray, churned: np.ndarray, source: str = "learned") -> Fitted:
-    """P(churn) = sigmoid(b - X.w) with w >= 0 (L-BFGS-B with bounds); missing sub-scores take the column mean."""
+def _nonneg_logit(matrix: np.ndarray, churned: np.ndarray) -> tuple[np.ndarray, float]:
+    """P(churn) = sigmoid(b - X.w) with w >= 0 (L-BFGS-B with bounds); missing values take the column mean."""
     if len(churned) < 2 or churned.min() == churned.max():
         raise InvalidInput("churn history", "learning weights needs both churned and renewed examples")
-    empty = np.isnan(matrix).all(axis=0)  # a signal never observed cannot be learned: weight 0
+    empty = np.isnan(matrix).all(axis=0)  # a column never observed cannot be learned: weight 0
     filled = np.where(np.isnan(matrix), 0.0, matrix)
     counts = (~np.isnan(matrix)).sum(axis=0)
     means = np.where(counts > 0, filled.sum(axis=0) / np.maximum(counts, 1), 0.5)
@@ -78,12 +80,65 @@ def fit(matrix: np.ndarray, churned: np.ndarray, source: str = "learned") -> Fit
     start = np.append(np.where(empty, 0.0, 0.1), 0.0)
     bounds = [(0.0, 0.0) if e else (0.0, None) for e in empty] + [(None, None)]
     result = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds)
-    w = np.maximum(result.x[:k], 0.0)
+    return np.maximum(result.x[:k], 0.0), float(result.x[k])
+
+
+def fit(matrix: np.ndarray, churned: np.ndarray, source: str = "learned") -> Fitted:
+    """One non-negative weight per signal on the sub-scores as the signals compute them (no curves)."""
+    w, intercept = _nonneg_logit(matrix, churned)
     if w.sum() <= 0:
         raise InvalidInput("churn history", "no signal separates churned from renewed accounts")
     normalized = {n: round(float(v / w.sum()), 6) for n, v in zip(SIGNAL_NAMES, w, strict=True)}
-    return Fitted(Weights(normalized, source), float(result.x[k]),
+    return Fitted(Weights(normalized, source), intercept,
                   {n: round(float(v), 6) for n, v in zip(SIGNAL_NAMES, w, strict=True)})
+
+
+def curve_edges(column: np.ndarray) -> tuple[float, ...]:
+    """Where a signal's curve may step: quantiles of its observed sub-scores (every distinct value when there are
+    few), at most MAX_STEPS + 1 levels and about MIN_PER_STEP outcomes per level, never below the lowest value."""
+    seen = column[~np.isnan(column)]
+    distinct = np.unique(seen)
+    if len(distinct) < 2:
+        return ()
+    levels = min(MAX_STEPS + 1, max(2, len(seen) // MIN_PER_STEP))
+    if len(distinct) <= levels:
+        edges = distinct[1:]
+    else:
+        edges = np.unique(np.quantile(seen, np.linspace(0, 1, levels + 1)[1:-1]))
+        edges = edges[edges > distinct[0]]
+    return tuple(round(float(e), 6) for e in edges)
+
+
+def fit_curves(matrix: np.ndarray, churned: np.ndarray, source: str = "learned") -> Fitted:
+    """Weights and per-signal curves in one non-negative logistic regression on step features.
+
+    Each signal becomes the indicators "sub-score >= edge k"; their non-negative coefficients, summed, are the
+    signal's weight, and their running sum over the weight is its curve (0 at the lowest level, 1 at the top,
+    never decreasing: a better reading never costs points). The learned score is still a weighted sum of one
+    sub-score per signal; only each sub-score's shape comes from the churn history instead of a fixed formula,
+    and the steps are fitted jointly, so tenure's curve is not double-counting what the contract term explains.
+    """
+    edges = [curve_edges(matrix[:, j]) for j in range(matrix.shape[1])]
+    columns, owners = [], []
+    for j, signal_edges in enumerate(edges):
+        for edge in signal_edges:
+            columns.append(np.where(np.isnan(matrix[:, j]), np.nan, (matrix[:, j] >= edge).astype(float)))
+            owners.append(j)
+    if not columns:
+        raise InvalidInput("churn history", "no signal varies across the renewal outcomes")
+    steps, intercept = _nonneg_logit(np.column_stack(columns), churned)
+    owner = np.array(owners)
+    raw = np.array([steps[owner == j].sum() for j in range(matrix.shape[1])])
+    if raw.sum() <= 0:
+        raise InvalidInput("churn history", "no signal separates churned from renewed accounts")
+    curves: dict[str, Curve] = {}
+    for j, name in enumerate(SIGNAL_NAMES):
+        if raw[j] > 0:
+            levels = np.concatenate(([0.0], np.cumsum(steps[owner == j]) / raw[j]))
+            curves[name] = (edges[j], tuple(round(float(v), 4) for v in levels))
+    normalized = {n: round(float(v / raw.sum()), 6) for n, v in zip(SIGNAL_NAMES, raw, strict=True)}
+    return Fitted(Weights(normalized, source, curves), intercept,
+                  {n: round(float(v), 6) for n, v in zip(SIGNAL_NAMES, raw, strict=True)})
 
 
 def churn_auc(matrix: np.ndarray, churned: np.ndarray, weights: Weights) -> float:
@@ -110,7 +165,7 @@ class Learned:
 def blend(fitted: Weights, configured: Weights, alpha: float) -> Weights:
     total = sum(configured.by_signal.values())
     return Weights({n: round(alpha * fitted.by_signal[n] + (1 - alpha) * configured.by_signal[n] / total, 6)
-                    for n in SIGNAL_NAMES}, fitted.source)
+                    for n in SIGNAL_NAMES}, fitted.source, fitted.curves)
 
 
 def learn(matrix: np.ndarray, churned: np.ndarray, configured: Weights, seed: int = SEED) -> Learned:
@@ -125,12 +180,12 @@ def learn(matrix: np.ndarray, churned: np.ndarray, configured: Weights, seed: in
     if folds >= 2:
         totals = dict.fromkeys(ALPHAS, 0.0)
         for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed).split(matrix, churned):
-            fold_fit = fit(matrix[tr], churned[tr])
+            fold_fit = fit_curves(matrix[tr], churned[tr])
             for alpha in ALPHAS:
                 totals[alpha] += churn_auc(matrix[te], churned[te], blend(fold_fit.weights, configured, alpha))
         best = max(totals.values())
         best_alpha = max(a for a, total in totals.items() if total >= best - 1e-9)
-    fitted = fit(matrix, churned)
+    fitted = fit_curves(matrix, churned)
     return Learned(blend(fitted.weights, configured, best_alpha), best_alpha, fitted)
 
 
@@ -172,6 +227,8 @@ def learn_and_store(session: Session, now: datetime, settings: Settings) -> Lear
     final = learn(matrix, churned, configured)  # stored weights use every outcome; the held-out rows judged it
     row = models_repo.add_model(session, name=MODEL_NAME, kind=KIND, status="candidate", metrics=metrics,
                                 artifact=json.dumps({"weights": final.weights.by_signal, "alpha": final.alpha,
+                                                     "curves": {n: {"edges": list(e), "sub_scores": list(v)}
+                                                                for n, (e, v) in final.weights.curves.items()},
                                                      "coefficients": final.fitted.coefficients,
                                                      "intercept": final.fitted.intercept}),
                                 training_rows=int(len(idx)),
@@ -193,8 +250,11 @@ def _weights_of(row: ScoringModel | None) -> tuple[Weights, ScoringModel] | None
     data = json.loads(row.artifact)
     by_signal = dict.fromkeys(SIGNAL_NAMES, 0.0) | {k: float(v) for k, v in data["weights"].items()
                                                     if k in SIGNAL_NAMES}
+    curves: dict[str, Curve] = {
+        k: (tuple(float(e) for e in c["edges"]), tuple(float(v) for v in c["sub_scores"]))
+        for k, c in (data.get("curves") or {}).items() if k in SIGNAL_NAMES}
     suffix = "" if row.status == "promoted" else f" {row.status}"
-    return Weights(by_signal, f"learned v{row.version}{suffix}"), row
+    return Weights(by_signal, f"learned v{row.version}{suffix}", curves), row
 
 
 def promoted_weights(session: Session) -> tuple[Weights, ScoringModel] | None:

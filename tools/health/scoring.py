@@ -7,6 +7,7 @@ evenly over its signals, or per signal) or from a learned version (tools.health.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,12 +34,30 @@ def worse(new_band: str, old_band: str | None) -> bool:
     return old_band is not None and BAND_RANK[new_band] > BAND_RANK[old_band]
 
 
+Curve = tuple[tuple[float, ...], tuple[float, ...]]  # (edges, sub-scores): len(sub-scores) == len(edges) + 1
+
+
 @dataclass(frozen=True)
 class Weights:
-    """Non-negative weight per signal and where they came from ("settings" or "learned v3")."""
+    """Non-negative weight per signal and where they came from ("settings" or "learned v3").
+
+    `curves` (learned versions only) reshape a signal's sub-score into the churn risk history showed for it: a
+    non-decreasing step function of the signal's own sub-score (at or above edge k: sub-score k + 1), so a
+    customer of 2 months and one of 20 get the points their churn rates earned instead of a fixed formula's.
+    The score stays a weighted sum of one number per signal; signals without a curve use their sub-score as is.
+    """
 
     by_signal: dict[str, float]
     source: str = "settings"
+    curves: dict[str, Curve] = field(default_factory=dict)
+
+    def shaped(self, name: str, sub_score: float) -> float:
+        """The sub-score the weighted sum uses: through the signal's learned curve when it has one."""
+        curve = self.curves.get(name)
+        if curve is None:
+            return sub_score
+        edges, values = curve
+        return values[bisect_right(edges, sub_score)]
 
     def category(self, name: str) -> float:
         return sum(w for s, w in self.by_signal.items() if s.startswith(name + "."))
@@ -99,7 +118,8 @@ def drivers(signals: Mapping[str, Mapping[str, Any]], *, skip: Sequence[str] = (
 
 def raw_score(sub_scores: Mapping[str, float | None], weights: Weights) -> float | None:
     """The weighted mean of the available sub-scores, 0..100; what the eval ranks and the product rounds."""
-    used = [(weights.by_signal[n], s) for n, s in sub_scores.items() if s is not None and weights.by_signal[n] > 0]
+    used = [(weights.by_signal[n], weights.shaped(n, s)) for n, s in sub_scores.items()
+            if s is not None and weights.by_signal[n] > 0]
     total = sum(w for w, _ in used)
     if total <= 0:
         return None
@@ -119,11 +139,12 @@ def score(facts: Facts, weights: Weights, ar_scale: float) -> Health:
         r, w = readings[sig.name], weights.by_signal[sig.name]
         if r.sub_score is None or w <= 0:
             continue
-        share = w / total
+        share, sub = w / total, weights.shaped(sig.name, r.sub_score)
         signals[sig.name] = {"label": sig.label, "value": r.value, "text": r.text, "short": r.short or r.text,
-                             "sub_score": round(r.sub_score, 4), "weight": round(share, 4),
-                             "points": round(100 * share * r.sub_score, 2),
-                             "lost": round(100 * share * (1 - r.sub_score), 2)}
+                             "sub_score": round(sub, 4), "weight": round(share, 4),
+                             "points": round(100 * share * sub, 2), "lost": round(100 * share * (1 - sub), 2)}
+        if sig.name in weights.curves:
+            signals[sig.name]["formula_sub_score"] = round(r.sub_score, 4)
     categories = {}
     for cat in CATEGORIES:
         members = [s for n, s in signals.items() if n.startswith(cat + ".")]
