@@ -36,7 +36,9 @@ def test_demo_users_and_the_detached_web_server(scratch_db: URL, tmp_path: Path)
     assert {role: u.email for role, u in users.items()} == emails
     assert users["rep"].note == "3 open deals" and users["csm"].note == "1 accounts"
     assert [r for r, u in users.items() if not u.password_set] == ["admin"]  # its own password is kept
-    assert [u.password_set for u in ensure_demo_users()] == [False] * 4  # a second demo changes nothing
+    assert [u.demo_password for u in users.values()] == [True, True, True, False]
+    again = ensure_demo_users()  # a second demo changes nothing
+    assert [(u.password_set, u.demo_password) for u in again] == [(False, True)] * 3 + [(False, False)]
 
     settings = get_settings().model_copy(update={"data_dir": tmp_path})  # its own pid file and log
     srv = web_server.start(settings, port=free_port())

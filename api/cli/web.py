@@ -20,9 +20,10 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000  # as web.server (not imported he
 class DemoUser:
     role: str
     email: str
-    name: str
+    full_name: str
     note: str
-    password_set: bool
+    password_set: bool  # set now (the user had none)
+    demo_password: bool  # signs in with the demo password (set now or by an earlier demo)
 
 
 def ensure_demo_users(password: str = DEMO_PASSWORD) -> list[DemoUser]:
@@ -40,23 +41,24 @@ def ensure_demo_users(password: str = DEMO_PASSWORD) -> list[DemoUser]:
             fresh = row is not None and row.password_hash is None
             if fresh:
                 auth_service.set_password(session, user.email, password, actor="demo")
+            works = fresh or (row is not None and auth_service.verify_password(row.password_hash, password))
             note = f"{count} {what[role]}" if what[role] else "prompts, evals, agent runs"
-            out.append(DemoUser(role, user.email, user.full_name, note, fresh))
+            out.append(DemoUser(role, user.email, user.full_name, note, fresh, works))
     return out
 
 
-def print_web(server: object, users: list[DemoUser]) -> None:
-    from rich.table import Table
-
+def print_web(server: object, users: list[DemoUser], password: str = DEMO_PASSWORD) -> None:
+    """Plain lines (no table): a narrow or non-interactive console must not cut the emails."""
     from api.cli.main import console
 
     url = getattr(server, "url", "")
-    console.print(f"   web app: [bold]{url}/app/[/bold]  (API docs {url}/docs; log {getattr(server, 'log_path', '')}; "
-                  "stop it with `salesagents web stop`)", soft_wrap=True)
-    table = Table("role", "email", "password", "sees")
+    console.print(f"   web app: [bold]{url}/app/[/bold]", soft_wrap=True)
+    console.print(f"   API docs {url}/docs · log {getattr(server, 'log_path', '')} · stop: `salesagents web stop`",
+                  soft_wrap=True)
+    console.print(f"   sign in as (password [bold]{password}[/bold]):", soft_wrap=True)
     for u in users:
-        table.add_row(u.role, u.email, DEMO_PASSWORD if u.password_set else f"{DEMO_PASSWORD} (set earlier)", u.note)
-    console.print(table)
+        own = "" if u.demo_password else "  (has its own password: not changed)"
+        console.print(f"     {u.role:8} {u.email}  {u.full_name}, {u.note}{own}", soft_wrap=True, highlight=False)
 
 
 @app.command("start")
@@ -108,4 +110,5 @@ def users(password: Annotated[str, typer.Option("--password", help="Password for
     from api.cli.main import console
 
     for u in ensure_demo_users(password):
-        console.print(f"{u.role:8} {u.email}  ({u.note}){'  password set' if u.password_set else ''}")
+        state = "password set now" if u.password_set else "demo password" if u.demo_password else "own password"
+        console.print(f"{u.role:8} {u.email}  ({u.note}; {state})", soft_wrap=True, highlight=False)
