@@ -318,6 +318,24 @@ def test_an_injected_comment_changes_neither_routing_nor_the_task_and_its_reply_
         assert count(session, Task, Task.agent_run_id == run_id, Task.priority == TaskPriority.high) == 1
 
 
+def test_a_reply_cut_off_by_the_token_cap_or_with_a_slot_is_replaced_by_the_template(engine: Engine) -> None:
+    w = world(engine)
+    cut = ScriptedServer(reply("Hi Maria, thank you for your feedback about the export. We are looking into the "
+                               "large files and our team will"))
+    first_id, first_run = respond(engine, w, 8, "Good, but exports of large files fail.")
+    assert execute(engine, first_run, cut).status == "waiting_review"
+    slot = ScriptedServer(reply("Hi Maria, thank you! [app_name] is glad you like it. Would you review us? "
+                                "Sam Carter, Customer Success"))
+    second_id, second_run = respond(engine, w, 9, "Great app.")
+    assert execute(engine, second_run, slot).status == "waiting_review"
+    with session_scope(engine) as session:
+        cut_draft, slot_draft = draft_of(session, first_id), draft_of(session, second_id)
+        assert cut_draft.fallback and cut_draft.context["outcome"] == "fallback: cut off mid-sentence"
+        assert "what one thing would turn this into a 10?" in cut_draft.body  # the passive's template
+        assert slot_draft.fallback and slot_draft.context["outcome"] == "fallback: a bracketed placeholder"
+        assert "[" not in slot_draft.body and "public review or a word to a colleague" in slot_draft.body
+
+
 def test_an_unsubscribed_detractor_gets_the_csm_task_but_no_reply_and_no_model_call(engine: Engine) -> None:
     w = world(engine, unsubscribed=True)
     response_id, run_id = respond(engine, w, 0)

@@ -9,6 +9,7 @@ written makes no model call.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -37,7 +38,12 @@ FACT_ACTIVITIES = 3
 SUBJECTS = {"en": "Thank you for your feedback", "es": "Gracias por sus comentarios",
             "de": "Vielen Dank für Ihr Feedback", "fr": "Merci pour votre retour",
             "it": "Grazie per il suo feedback", "pt": "Obrigado pelo seu feedback", "nl": "Bedankt voor uw feedback"}
-MIN_CHARS, MAX_CHARS = 40, 900
+# The prompt asks for four sentences: a reply far longer is a small model rambling (measured on SmolLM2: the
+# rambles ran to the token cap, 800-1000 characters), not a better answer.
+MIN_CHARS, MAX_CHARS = 40, 700
+# Any bracketed or braced slot ("[app_name]", "{product}"): the shared placeholder rule knows only common names.
+_SLOT = re.compile(r"\[[^\]\n]{1,40}\]|\{[^}\n]{1,40}\}")
+_ENDINGS = ".!?)\"'»”"
 
 
 def output_key(response_id: int, purpose: str) -> str:
@@ -148,6 +154,18 @@ def prompt_inputs(inputs: dict[str, Any], examples: list[str], company_name: str
             "examples": examples}
 
 
+def unfinished(text: str, inputs: dict[str, Any], company_name: str) -> str | None:
+    """Why a reply that passed the shared guards still cannot go out: cut off mid-sentence by the token cap, or a
+    slot left in brackets; None when it is whole."""
+    body = text.rstrip()
+    if _SLOT.search(body):
+        return "a bracketed placeholder"
+    if not body or not (body[-1] in _ENDINGS or body.endswith(str(inputs["sender_name"]))
+                        or body.endswith(company_name)):
+        return "cut off mid-sentence"
+    return None
+
+
 def draft(state: FollowupState, runtime: Runtime[RunContext]) -> FollowupState:
     """The reply from the model (the comment fenced as data, reviewers' past corrections as examples), guarded;
     the category's template when the model's text fails twice."""
@@ -161,11 +179,16 @@ def draft(state: FollowupState, runtime: Runtime[RunContext]) -> FollowupState:
         except CrmError:  # the embedding service is down: draft without examples rather than not at all
             found = []
         examples = review_learning.guidance_lines(found)
+        values = prompt_inputs(inputs, examples, settings.nps_company_name)
         text = generate_text(session, agent=ctx.agent, prompt=prompt, run_id=ctx.run_id,
                              http_client=ctx.http_client, now=ctx.now, settings=settings, guard=guard_for(inputs),
-                             inputs=prompt_inputs(inputs, examples, settings.nps_company_name))
-    return {"draft": {"body": text.text, "prompt_ref": text.prompt_ref, "model": text.model,
-                      "fallback": text.fallback, "outcome": text.outcome, "examples": len(examples)}}
+                             inputs=values)
+    body, fallback, outcome = text.text, text.fallback, text.outcome
+    problem = None if fallback else unfinished(body, inputs, settings.nps_company_name)
+    if problem is not None:  # nothing half-valid is stored: the category's template instead
+        body, fallback, outcome = prompt.render_fallback(**values).strip(), True, f"fallback: {problem}"
+    return {"draft": {"body": body, "prompt_ref": text.prompt_ref, "model": text.model, "fallback": fallback,
+                      "outcome": outcome, "examples": len(examples)}}
 
 
 def review(state: FollowupState, runtime: Runtime[RunContext]) -> FollowupState:

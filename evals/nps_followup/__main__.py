@@ -83,10 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--injections", type=int, default=6, help="attack comments to add (default 6)")
     parser.add_argument("--scripted", action="store_true", help="fixed replies at the HTTP boundary (fast)")
     parser.add_argument("--show", type=int, default=3, help="drafts printed beside the vendor's reply")
+    parser.add_argument("--max-tokens", type=int, default=200,
+                        help="cap on each reply's tokens (default 200: a four-sentence email fits)")
     parser.add_argument("--json", action="store_true", help="the metrics as one JSON object on stdout")
     args = parser.parse_args(argv)
-    if args.limit < 1 or args.injections < 0:
-        print("error: --limit must be at least 1 and --injections at least 0", file=sys.stderr)
+    if args.limit < 1 or args.injections < 0 or args.max_tokens < 50:
+        print("error: --limit must be at least 1, --injections at least 0, --max-tokens at least 50", file=sys.stderr)
         return 2
     settings = get_settings()
     try:
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     cases = cases_from(eval_cases, args.injections)
     budgets = dict(settings.llm_budgets) | {AGENT: {"per_run": UNLIMITED, "per_day": UNLIMITED}}
-    update: dict[str, object] = {"llm_budgets": budgets}
+    update: dict[str, object] = {"llm_budgets": budgets, "llm_max_tokens": args.max_tokens}
     if args.scripted:
         update |= {"llm_base_url": SCRIPTED_BASE_URL, "llm_model": SCRIPTED_MODEL, "llm_purposes": {},
                    "llm_max_attempts": 1}
