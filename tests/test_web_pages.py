@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.models import AgentRun, AgentScore, Deal, Draft, Stage, Suggestion
+from core.models import AgentRun, AgentScore, Approval, Deal, Draft, Stage, Suggestion
 from core.models.evals import EvalCaseResult, EvalRun
 from core.repositories import prompts as prompt_repo
 from core.services import auth as auth_service
@@ -368,3 +368,29 @@ def test_static_files_and_pages_stay_out_of_the_api_spec(session: Session) -> No
     # an API path keeps its JSON errors; a page path answers HTML
     assert client.get("/deals/1").headers["content-type"].startswith("application/json")
     assert client.get("/app/deals/abc", follow_redirects=False).status_code == 303
+
+
+def test_a_decided_draft_becomes_an_eval_case_once(session: Session, world: World) -> None:
+    a = world.sides["a"]
+    approval = session.get(Approval, a.approval_id)
+    assert approval is not None
+    draft = session.get(Draft, approval.draft_id)
+    assert draft is not None
+    inputs = {"contact_name": "Maria", "account_name": f"{a.marker} Account", "score": 4,
+              "comment": "Exports fail.", "facts": "", "sender_name": "Sam", "company_name": "Acme",
+              "language": "en", "examples": ""}
+    draft.context = dict(draft.context) | {"prompt_inputs": inputs}
+    draft.status, draft.prompt_ref = "rejected", "nps_followup.reply@1"
+    approval.status, approval.decided_at = "rejected", datetime.now(UTC)
+    approval.decision = {"action": "reject", "reviewer_id": world.users["csm_a"], "reason": "too vague"}
+    session.flush()
+    client, csrf = signed_in(session, world, "csm_a")
+    page = client.get(f"/app/inbox/{a.approval_id}")
+    assert "Add to eval suite" in page.text and "too vague" in page.text and "decision-form" not in page.text
+    added = client.post(f"/app/inbox/{a.approval_id}/eval-case", data={"csrf_token": csrf}, follow_redirects=False)
+    assert added.status_code == 303 and "Added+to+nps_reply.v1" in added.headers["location"]
+    after = client.get(added.headers["location"])
+    assert f"review:draft-{draft.id}" in after.text and "Add to eval suite" not in after.text
+    again = client.post(f"/app/inbox/{a.approval_id}/eval-case", data={"csrf_token": csrf}, follow_redirects=False)
+    assert again.status_code == 303 and "Already+in+nps_reply.v1" in again.headers["location"]
+    assert client.get("/app/inbox?show=decided").text.count('data-testid="inbox-row"') == 1
