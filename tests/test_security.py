@@ -225,9 +225,12 @@ def _account_with_pii(session: Session, n: int, person: tuple[str, str], comment
     account = factories.account(session, name=f"{person[1]} Holdings {n}")
     contact = factories.contact(session, email=f"{person[0].lower()}.{person[1].lower()}@holdings{n}.test",
                                 first_name=person[0], last_name=person[1], account_id=account.id)
+    ticket = f"{person[1]} badge reader outage ticket {n}"
+    factories.ticket(session, account.id, contact_id=contact.id, subject=ticket)  # reaches the 360 facts
     nps = factories.nps(session, account.id, 3, contact_id=contact.id, comment=comment)
     return AccountPii((f"Customer {n} Ltd", f"Dana{n}", f"dana{n}@customer{n}.test", f"Platform for customer {n}",
-                       account.name, person[0], person[1], f"holdings{n}.test", comment), built.quote_id, nps.id)
+                       account.name, person[0], person[1], f"holdings{n}.test", comment, ticket),
+                      built.quote_id, nps.id)
 
 
 def _prompt_texts(agent: str, subject_type: str, subject_id: int, settings: Settings) -> str:
@@ -245,7 +248,8 @@ def _prompt_texts(agent: str, subject_type: str, subject_id: int, settings: Sett
 
 def test_one_accounts_pii_never_appears_in_another_accounts_prompts(
         scratch_db: URL, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SALESAGENTS_AGENT_MODULES", '["agents.quote_followup", "tests.sample_agents"]')
+    monkeypatch.setenv("SALESAGENTS_AGENT_MODULES",
+                       '["agents.quote_followup", "agents.nps_followup", "tests.sample_agents"]')
     get_settings.cache_clear()
     now = datetime.now(UTC)
     with session_scope() as session:
@@ -256,9 +260,11 @@ def test_one_accounts_pii_never_appears_in_another_accounts_prompts(
                                    "Tobias here: the warehouse scanners lose sync every night.", ids, now)
     settings = llm_settings()
     for own, other in ((first, second), (second, first)):
-        prompts = (_prompt_texts("quote_followup", "quote", own.quote_id, settings) + "\n"
-                   + _prompt_texts("sample_outreach", "nps_response", own.nps_id, settings))
-        assert own.marks[0] in prompts and own.marks[5] in prompts  # the prompts are about this account
+        quote = _prompt_texts("quote_followup", "quote", own.quote_id, settings)
+        reply = _prompt_texts("nps_followup", "nps_response", own.nps_id, settings)  # with the account's 360 facts
+        sample = _prompt_texts("sample_outreach", "nps_response", own.nps_id, settings)
+        assert own.marks[0] in quote and own.marks[5] in reply and own.marks[9] in reply  # about this account
+        prompts = "\n".join((quote, reply, sample))
         leaked = [mark for mark in other.marks if mark.lower() in prompts.lower()]
         assert leaked == [], f"the other account's data reached these prompts: {leaked}"
 
