@@ -282,7 +282,7 @@ def test_database_connections_dropped_mid_run_fail_it_clearly_and_a_retry_succee
         run_id = run.id
     app = create_app(get_settings())
     celery_enqueue(app)(run_id)
-    worker = WorkerProcess("dbdrop", _slow_worker_env(slow_s=2.0), tmp_path / "dbdrop.log")
+    worker = WorkerProcess("dbdrop", _slow_worker_env(slow_s=4.0), tmp_path / "dbdrop.log")
     try:
         worker.wait_ready()
         wait_for(lambda: _in_slow_node(run_id), 30, "the worker to be inside the slow node")
