@@ -20,7 +20,7 @@ from tests import factories as f
 from tests.health_data import customer, degrade
 from tools.health import learning
 from tools.health.assess import assess
-from tools.health.scoring import Weights, band_of, diff, raw_score, score, weights_from, worse
+from tools.health.scoring import Weights, band_of, curve_words, diff, raw_score, score, weights_from, worse
 from tools.health.signals import SIGNAL_NAMES
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -270,3 +270,19 @@ def test_learned_curves_reshape_each_signal_into_its_churn_risk_and_keep_the_wei
     expected = 100 * sum(w.by_signal[k] * w.shaped(k, v) for k, v in sub.items()) / sum(w.by_signal[k] for k in sub)
     assert raw_score(sub, w) == pytest.approx(expected)
     assert w.shaped("usage.login_trend", 0.3) == 0.3  # no curve: the sub-score as the signal computes it
+
+
+def test_a_learned_curve_shows_in_the_factors_and_in_words(session: Session) -> None:
+    built = customer(session, NOW, nps=8, tenure_days=60)  # two months: a young customer
+    facts = _facts(session, built.account_id)
+    formula = score(facts, DEFAULT, ar_scale=10_000).signals["contract.tenure"]["sub_score"]
+    curve = ((0.2, 0.6), (0.0, 0.3, 1.0))  # below 0.2 (about 3 months): no points
+    curved = Weights(DEFAULT.by_signal, "learned v1", {"contract.tenure": curve})
+    health = score(facts, curved, ar_scale=10_000)
+    tenure = health.signals["contract.tenure"]
+    assert formula < 0.2 and tenure["sub_score"] == 0.0 and tenure["formula_sub_score"] == formula
+    assert tenure["lost"] == pytest.approx(100 * tenure["weight"], abs=0.01) and tenure["points"] == 0
+    assert "formula_sub_score" not in health.signals["engagement.nps"]
+    before = score(facts, DEFAULT, ar_scale=10_000).score
+    assert health.score is not None and before is not None and health.score < before
+    assert curve_words(curve) == "0 | >=0.2: 0.3 | >=0.6: 1" and curve_words(None) == "-"

@@ -15,7 +15,7 @@ from core.repositories import lead_scoring as models_repo
 from tools.health import learning
 from tools.health.api import current_health, health_history
 from tools.health.assess import assess
-from tools.health.scoring import band_of, settings_weights
+from tools.health.scoring import band_of, curve_words, settings_weights
 from tools.health.signals import CATEGORIES, SIGNALS
 
 app = typer.Typer(help="Customer health: an account's score and history; the weights and learning them.",
@@ -110,13 +110,15 @@ def weights(learn: Annotated[bool, typer.Option("--learn", help="Learn weights f
     table = Table(title="Health weights")
     for column in ("signal", "configured", found[0].source if found else "learned"):
         table.add_column(column, justify="right" if column != "signal" else "left")
+    table.add_column("learned curve (formula sub-score >= edge: points share)")
     for category in CATEGORIES:
         table.add_row(f"[bold]{category}[/]", f"{configured.category(category):.1%}",
-                      f"{found[0].category(category):.1%}" if found else "-")
+                      f"{found[0].category(category):.1%}" if found else "-", "")
         for sig in SIGNALS:
             if sig.category == category:
                 table.add_row(f"  {sig.name}", f"{configured.by_signal[sig.name]:.1%}",
-                              f"{found[0].by_signal[sig.name]:.1%}" if found else "-")
+                              f"{found[0].by_signal[sig.name]:.1%}" if found else "-",
+                              curve_words(found[0].curves.get(sig.name)) if found else "")
     console.print(table)
     if versions:
         console.print("Versions: " + "; ".join(

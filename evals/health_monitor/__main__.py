@@ -46,6 +46,8 @@ def _print(result: HealthEvalResult, console: Console) -> None:
                                                                result.category_weights.items()))
     console.print("Signals: " + ", ".join(f"{n} {w:.1%}" for n, w in
                                           sorted(result.weights.items(), key=lambda x: -x[1])))
+    for name, words in result.curves.items():
+        console.print(f"  curve {name}: {words}")
     console.print(f"target {'met' if result.target_met else 'NOT met'} (AUC {result.auc:.4f} vs {TARGET_AUC})")
 
 

@@ -26,7 +26,7 @@ from core.config import Settings
 from core.errors import InvalidInput
 from evals.health_monitor.mapping import COLUMNS, facts, label
 from tools.health import learning
-from tools.health.scoring import BANDS, Weights, band_of, raw_score, settings_weights
+from tools.health.scoring import BANDS, Weights, band_of, curve_words, raw_score, settings_weights
 from tools.health.signals import SIGNAL_NAMES
 
 SUITE_ID = "health_monitor.v1"
@@ -53,6 +53,7 @@ class HealthEvalResult:
     weights: dict[str, float]
     category_weights: dict[str, float]
     alpha: float
+    curves: dict[str, str] = field(default_factory=dict)  # signal -> its learned curve in words
     cv_auc: dict[str, float] = field(default_factory=dict)
     cv_baseline_auc: dict[str, float] = field(default_factory=dict)
     target_met: bool = False
@@ -156,5 +157,6 @@ def run(data: Path, *, seed: int = SEED, limit: int | None = None, folds: int = 
         baseline_auc=round(baseline, 4), settings_weights_auc=round(settings_auc, 4), band_churn_rates=bands,
         weights={n: round(w, 4) for n, w in weights.by_signal.items() if w > 0},
         category_weights={c: round(weights.category(c), 4) for c in CATEGORIES}, alpha=learned.alpha,
+        curves={n: curve_words(weights.curves.get(n)) for n, w in weights.by_signal.items() if w > 0},
         cv_auc=_mean_sd(cv) if cv else {}, cv_baseline_auc=_mean_sd(cv_base) if cv_base else {},
         target_met=auc >= TARGET_AUC, seconds=round(time.perf_counter() - started, 1))

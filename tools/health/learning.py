@@ -36,7 +36,7 @@ MIN_SAMPLES = 20
 MIN_PER_CLASS = 5
 TOLERANCE = 0.005
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
-MAX_STEPS = 7  # a learned curve has at most 8 levels
+MAX_STEPS = 11  # a learned curve has at most 12 levels
 MIN_PER_STEP = 25  # renewal outcomes per level: a short history gets a coarse curve
 
 

@@ -63,6 +63,14 @@ class Weights:
         return sum(w for s, w in self.by_signal.items() if s.startswith(name + "."))
 
 
+def curve_words(curve: Curve | None) -> str:
+    """A learned curve as the admin reads it: "0 | >=0.25: 0.4 | >=0.615: 1" (no curve: "-", the formula as is)."""
+    if curve is None:
+        return "-"
+    edges, levels = curve
+    return " | ".join([f"{levels[0]:.2g}"] + [f">={e:.3g}: {v:.2g}" for e, v in zip(edges, levels[1:], strict=True)])
+
+
 def weights_from(config: Mapping[str, float], source: str = "settings") -> Weights:
     """Category entries spread evenly over their signals; signal entries override. Unknown names are refused."""
     by_signal = dict.fromkeys(SIGNAL_NAMES, 0.0)
