@@ -1,11 +1,11 @@
 """health_monitor.v1: does the product's health score rank churners below stayers on real churn data?
 
 The telco customers are mapped onto the product's health facts (evals.health_monitor.mapping), scored with the
-product's own signals and weighted sum (tools.health), with weights learned by the product's own learner on a
-stratified 70 % training split (fixed seed), and measured on the held-out 30 %: AUC for churn of the negated
-score and the churn rate per band. A logistic regression on the raw columns (one-hot, standardized) on the same
-split is the baseline. The only data-set-dependent setting besides the learned weights is the AR scale (the
-unit of "a lot of open AR"): the training split's median monthly bill.
+product's own signals and weighted sum (tools.health), with weights and per-signal curves learned by the
+product's own learner on a stratified 70 % training split (fixed seed), and measured on the held-out 30 %: AUC
+for churn of the negated score and the churn rate per band. A logistic regression on the raw columns (one-hot,
+standardized) on the same split is the baseline. The only data-set-dependent setting besides the learned
+weights and curves is the AR scale (the unit of "a lot of open AR"): the training split's median monthly bill.
 """
 
 from __future__ import annotations
