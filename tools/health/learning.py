@@ -2,7 +2,9 @@
 non-negative, normalized to sum 1, so the learned score is still the same explainable weighted sum.
 
 A higher sub-score must never make churn more likely: a signal the data finds useless (or backwards) gets
-weight 0 instead of a negative one, and the admin sees the weights (`salesagents health weights`).
+weight 0 instead of a negative one, and the admin sees the weights (`salesagents health weights`). Learned
+versions also carry one non-decreasing curve per weighted signal (`fit_curves`): the points each reading earned
+in the history, e.g. a customer's first months cost more than a fixed tenure formula says.
 """
 
 from __future__ import annotations
