@@ -29,6 +29,9 @@ def test_the_suite_on_a_sample_ranks_churners_and_prints_the_baseline(datasets_d
     known = [rates[b]["churn_rate"] for b in ("Healthy", "At Risk", "Critical") if rates[b]["rows"] >= 20]
     assert known == sorted(known) and len(known) >= 2  # worse band, more churn
     assert min(m["weights"].values()) > 0 and abs(sum(m["category_weights"].values()) - 1) < 1e-3
+    mix = m["rates"]["contract.product_mix"]  # retention per product, learned on the training split
+    assert mix["Internet: Fiber optic"] < mix["Internet: DSL"] and set(m["rates"]["finance.payment_method"]) == {
+        "Bank transfer (automatic)", "Credit card (automatic)", "Electronic check", "Mailed check"}
 
 
 def test_a_missing_data_set_is_a_clear_skip(tmp_path: Path) -> None:
@@ -47,5 +50,7 @@ def test_the_mapping_feeds_the_products_own_signals() -> None:
     assert s["usage.feature_adoption"] == round(1 / 6, 4) and s["support.open_tickets"] == round(1 / 1.5, 4)
     assert s["finance.autopay"] == 0 and s["finance.open_ar"] == 0.5 and s["engagement.contacts"] == round(1 / 3, 4)
     assert s["contract.days_to_renewal"] == round(30 / 180, 4) and s["contract.commitment"] == round(1 / 24, 4)
+    assert facts(row, 2)["products"] == ["Phone", "Internet: Fiber optic", "OnlineBackup"]
+    assert facts(row, 2)["finance"]["payment_methods"] == ["Electronic check"]
     assert set(health.missing) >= {"engagement.nps", "engagement.meeting_cadence", "finance.days_overdue",
                                    "usage.login_trend"}

@@ -120,6 +120,10 @@ def weights(learn: Annotated[bool, typer.Option("--learn", help="Learn weights f
                               f"{found[0].by_signal[sig.name]:.1%}" if found else "-",
                               curve_words(found[0].curves.get(sig.name)) if found else "")
     console.print(table)
+    for name, learned in (found[0].rates.items() if found else ()):
+        console.print(f"Retention learned per {name.split('.', 1)[1].replace('_', ' ')} (past accounts; overall "
+                      f"{learned.overall:.0%}): " + ", ".join(f"{c} {r:.0%} ({learned.counts.get(c, 0)})"
+                                                             for c, r in learned.rates.items()))
     if versions:
         console.print("Versions: " + "; ".join(
             f"v{v.version} {v.status} AUC {v.metrics.get('auc', 0):.3f} vs configured "

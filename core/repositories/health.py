@@ -25,10 +25,13 @@ from core.models import (
     Invoice,
     NpsResponse,
     Payment,
+    Product,
+    SalesOrder,
+    SalesOrderLine,
     Ticket,
     UsageSnapshot,
 )
-from core.models.enums import ActivityKind, ContractStatus, InvoiceStatus, Lifecycle, TicketStatus
+from core.models.enums import ActivityKind, ContractStatus, InvoiceStatus, Lifecycle, OrderStatus, TicketStatus
 
 AUTOPAY_METHODS = ("card", "direct_debit")
 USAGE_POINTS = 6
@@ -97,6 +100,10 @@ def invoices(session: Session, account_id: int, today: date) -> dict[str, Any]:
         func.count().filter(and_(due_in_year, paid_by_due >= Invoice.amount)).label("on_time"),
     ).where(Invoice.account_id == account_id, Invoice.issued_on <= today,
             Invoice.status.in_([InvoiceStatus.open, InvoiceStatus.paid]))).one()
+    methods = session.scalars(select(Payment.method).distinct().join(Invoice, Invoice.id == Payment.invoice_id)
+                              .where(Invoice.account_id == account_id, Payment.paid_on <= today,
+                                     Payment.paid_on > today - timedelta(days=365))
+                              .order_by(Payment.method)).all()
     pay = session.execute(select(
         func.count().label("payments"),
         func.count().filter(Payment.method.in_(AUTOPAY_METHODS)).label("autopay"),
@@ -108,7 +115,8 @@ def invoices(session: Session, account_id: int, today: date) -> dict[str, Any]:
             "overdue_ar": float(Decimal(row.overdue_ar).quantize(Decimal("0.01"))),
             "max_days_overdue": (today - row.oldest_due).days if row.oldest_due else 0,
             "invoices_due_12m": int(row.due_year), "paid_on_time_12m": int(row.on_time),
-            "payments_12m": int(pay.payments), "autopay_payments_12m": int(pay.autopay)}
+            "payments_12m": int(pay.payments), "autopay_payments_12m": int(pay.autopay),
+            "payment_methods": list(methods)}
 
 
 def engagement(session: Session, account_id: int, now: datetime) -> dict[str, Any]:
@@ -148,13 +156,28 @@ def contracts(session: Session, account_id: int, today: date) -> dict[str, Any]:
             "tenure_months": (today - first).days // 30 if first and in_force else None}
 
 
+def products(session: Session, account_id: int, today: date) -> list[str]:
+    """What the account holds as of today: the plans of its contracts in force and the products on its sales
+    orders of the last year (not cancelled); the product-mix signal reads past accounts' retention per name."""
+    plans = session.scalars(select(Contract.plan).where(
+        Contract.account_id == account_id, Contract.start_date <= today, Contract.end_date >= today,
+        Contract.status != ContractStatus.cancelled)).all()
+    ordered = session.scalars(select(Product.name)
+                              .join(SalesOrderLine, SalesOrderLine.product_id == Product.id)
+                              .join(SalesOrder, SalesOrder.id == SalesOrderLine.order_id)
+                              .where(SalesOrder.account_id == account_id, SalesOrder.status != OrderStatus.cancelled,
+                                     func.date(SalesOrder.ordered_at) <= today,
+                                     func.date(SalesOrder.ordered_at) > today - timedelta(days=365))).all()
+    return sorted(set(plans) | set(ordered))
+
+
 def account_facts(session: Session, account_id: int, now: datetime, features_available: int) -> dict[str, Any]:
     """Everything the health signals read about one account, as of `now` (JSON-able)."""
     today = now.date()
     return {"features_available": features_available, "usage": usage(session, account_id, today),
             "support": tickets(session, account_id, now),
             "finance": invoices(session, account_id, today), "engagement": engagement(session, account_id, now),
-            "contract": contracts(session, account_id, today)}
+            "contract": contracts(session, account_id, today), "products": products(session, account_id, today)}
 
 
 def account_row(session: Session, account_id: int) -> Account | None:

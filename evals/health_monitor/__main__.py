@@ -48,6 +48,9 @@ def _print(result: HealthEvalResult, console: Console) -> None:
                                           sorted(result.weights.items(), key=lambda x: -x[1])))
     for name, words in result.curves.items():
         console.print(f"  curve {name}: {words}")
+    for name, rates in result.rates.items():
+        console.print(f"  retention per category, {name} (training split, smoothed): "
+                      + ", ".join(f"{c} {r:.0%}" for c, r in rates.items()))
     console.print(f"target {'met' if result.target_met else 'NOT met'} (AUC {result.auc:.4f} vs {TARGET_AUC})")
 
 

@@ -11,6 +11,10 @@ tenure x MonthlyCharges, are not used; Churn is only the label):
   DeviceProtection, StreamingTV, StreamingMovies with internet) -> features adopted / available; no logins.
 - support: an internet customer without TechSupport -> one open support need (open ticket), else none.
 - engagement: Partner and Dependents -> people on the account (contacts 1..3); no meetings or NPS.
+- products held (the product-mix signal: learned retention per product): "Phone" with PhoneService,
+  "Internet: DSL" / "Internet: Fiber optic" from InternetService, and each add-on taken (MultipleLines,
+  OnlineSecurity, OnlineBackup, DeviceProtection, TechSupport, StreamingTV, StreamingMovies) by its name.
+- payment method on file (the payment-method signal: learned retention per method): PaymentMethod as is.
 """
 
 from __future__ import annotations
@@ -58,14 +62,19 @@ def facts(row: dict[str, str], n: int) -> Facts:
     automatic = "(automatic)" in row["PaymentMethod"]
     usage: list[dict[str, Any]] = ([{"captured_on": None, "logins": 0, "active_users": 0, "seats_used": 0,
                                      "features": adopted}] if available else [])
+    held = (["Phone"] if row["PhoneService"] == "Yes" else []) + ([f"Internet: {row['InternetService']}"]
+                                                                   if internet else [])
+    held += [c for c in ("MultipleLines", *INTERNET_ADDONS[:3], "TechSupport", *INTERNET_ADDONS[3:])
+             if row[c] == "Yes"]
     return {
+        "products": held,
         "features_available": len(available),
         "usage": usage,
         "support": {"open_tickets": 1 if internet and row["TechSupport"] == "No" else 0, "sla_breaches_90d": None,
                     "satisfaction_avg": None, "satisfaction_count": 0, "new_tickets_7d": 0},
         "finance": {"open_ar": monthly, "overdue_invoices": 0, "overdue_ar": 0.0, "max_days_overdue": None,
                     "invoices_due_12m": 0, "paid_on_time_12m": 0, "payments_12m": 1,
-                    "autopay_payments_12m": int(automatic)},
+                    "autopay_payments_12m": int(automatic), "payment_methods": [row["PaymentMethod"]]},
         "engagement": {"meetings_90d": None, "nps_latest": None,
                        "contacts": 1 + (row["Partner"] == "Yes") + (row["Dependents"] == "Yes")},
         "contract": {"in_force": 1, "arr": monthly * 12, "seat_limit": None,

@@ -54,6 +54,7 @@ class HealthEvalResult:
     category_weights: dict[str, float]
     alpha: float
     curves: dict[str, str] = field(default_factory=dict)  # signal -> its learned curve in words
+    rates: dict[str, dict[str, float]] = field(default_factory=dict)  # rate signal -> retention per category
     cv_auc: dict[str, float] = field(default_factory=dict)
     cv_baseline_auc: dict[str, float] = field(default_factory=dict)
     target_met: bool = False
@@ -114,8 +115,8 @@ def _health_auc(all_facts: list[dict[str, Any]], y: np.ndarray, train: np.ndarra
     Without an AR scale, the training split's median open AR is the unit (an admin's health_ar_scale)."""
     if ar_scale is None:
         ar_scale = float(np.median([all_facts[i]["finance"]["open_ar"] for i in train])) or 1.0
-    matrix = learning.sub_score_matrix(all_facts, ar_scale)
-    learned = learning.learn(matrix[train], y[train], configured)
+    learned, _ = learning.learn_from([all_facts[i] for i in train], y[train], configured, ar_scale)
+    matrix = learning.sub_score_matrix(all_facts, ar_scale, learned.weights.rates)
     scores = _scores(matrix[test], learned.weights)
     return float(roc_auc_score(y[test], -scores)), learned, ar_scale, scores, matrix
 
@@ -158,5 +159,6 @@ def run(data: Path, *, seed: int = SEED, limit: int | None = None, folds: int = 
         weights={n: round(w, 4) for n, w in weights.by_signal.items() if w > 0},
         category_weights={c: round(weights.category(c), 4) for c in CATEGORIES}, alpha=learned.alpha,
         curves={n: curve_words(weights.curves.get(n)) for n, w in weights.by_signal.items() if w > 0},
+        rates={n: r.rates for n, r in weights.rates.items()},
         cv_auc=_mean_sd(cv) if cv else {}, cv_baseline_auc=_mean_sd(cv_base) if cv_base else {},
         target_met=auc >= TARGET_AUC, seconds=round(time.perf_counter() - started, 1))

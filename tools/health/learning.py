@@ -27,7 +27,7 @@ from core.models.scoring import ScoringModel
 from core.repositories import health as repo
 from core.repositories import lead_scoring as models_repo
 from tools.health.scoring import Curve, Weights, raw_score, settings_weights
-from tools.health.signals import SIGNAL_NAMES, Facts, read_all
+from tools.health.signals import SIGNAL_NAMES, SIGNALS, CategoryRates, Facts, Rates, read_all
 
 MODEL_NAME = "health_weights"
 KIND = "health_weights"
@@ -40,6 +40,7 @@ TOLERANCE = 0.005
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 MAX_STEPS = 11  # a learned curve has at most 12 levels
 MIN_PER_STEP = 25  # renewal outcomes per level: a short history gets a coarse curve
+RATE_SMOOTHING = 20.0  # pseudo-outcomes at the overall rate per product / payment method (k, chosen by CV)
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,37 @@ class Fitted:
     coefficients: dict[str, float]  # the regression's own (un-normalized) weights on the health side
 
 
-def sub_score_matrix(rows: Sequence[Facts], ar_scale: float) -> np.ndarray:
+def category_rates(rows: Sequence[Facts], churned: np.ndarray, k: float = RATE_SMOOTHING) -> Rates:
+    """Per rate signal, the retention of the past accounts in each category (product held, payment method),
+    smoothed toward the overall retention with k pseudo-outcomes. Learned only from the outcomes given (the
+    training rows), so a held-out account's own outcome never feeds its sub-score."""
+    if len(rows) != len(churned):
+        raise InvalidInput("churn history", f"{len(rows)} accounts but {len(churned)} outcomes")
+    if not len(rows):
+        return {}
+    overall = float(1 - np.mean(churned))
+    out: Rates = {}
+    for signal in SIGNALS:
+        if signal.categories is None:
+            continue
+        seen: dict[str, int] = {}
+        renewed: dict[str, int] = {}
+        for facts, outcome in zip(rows, churned, strict=True):
+            for category in signal.categories(facts):
+                seen[category] = seen.get(category, 0) + 1
+                renewed[category] = renewed.get(category, 0) + int(outcome == 0)
+        if seen:
+            out[signal.name] = CategoryRates(
+                {c: round((renewed[c] + k * overall) / (n + k), 4) for c, n in sorted(seen.items())},
+                dict(sorted(seen.items())), round(overall, 4))
+    return out
+
+
+def sub_score_matrix(rows: Sequence[Facts], ar_scale: float, rates: Rates | None = None) -> np.ndarray:
     """One row per sample, one column per signal, NaN where the signal has no data."""
     out = np.full((len(rows), len(SIGNAL_NAMES)), np.nan)
     for i, facts in enumerate(rows):
-        for j, reading in enumerate(read_all(facts, ar_scale).values()):
+        for j, reading in enumerate(read_all(facts, ar_scale, rates).values()):
             if reading.sub_score is not None:
                 out[i, j] = reading.sub_score
     return out
@@ -167,10 +194,11 @@ class Learned:
 def blend(fitted: Weights, configured: Weights, alpha: float) -> Weights:
     total = sum(configured.by_signal.values())
     return Weights({n: round(alpha * fitted.by_signal[n] + (1 - alpha) * configured.by_signal[n] / total, 6)
-                    for n in SIGNAL_NAMES}, fitted.source, fitted.curves)
+                    for n in SIGNAL_NAMES}, fitted.source, fitted.curves, fitted.rates)
 
 
-def learn(matrix: np.ndarray, churned: np.ndarray, configured: Weights, seed: int = SEED) -> Learned:
+def learn(matrix: np.ndarray, churned: np.ndarray, configured: Weights, seed: int = SEED,
+          rates: Rates | None = None) -> Learned:
     """Fit, then pick how far to trust the fit over the configured weights by cross-validated AUC on these rows.
 
     A long churn history earns alpha 1 (the fitted weights); a short, noisy one keeps the configured weights in
@@ -188,17 +216,28 @@ def learn(matrix: np.ndarray, churned: np.ndarray, configured: Weights, seed: in
         best = max(totals.values())
         best_alpha = max(a for a, total in totals.items() if total >= best - 1e-9)
     fitted = fit_curves(matrix, churned)
-    return Learned(blend(fitted.weights, configured, best_alpha), best_alpha, fitted)
+    weights = fitted.weights
+    if rates:  # the matrix's rate columns were read with these rates: scoring must use the same
+        weights = Weights(weights.by_signal, weights.source, weights.curves, rates)
+    return Learned(blend(weights, configured, best_alpha), best_alpha, fitted)
 
 
-def history(session: Session, now: datetime, ar_scale: float) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Sub-scores as of each past renewal decision and whether the account churned at that renewal."""
+def history(session: Session, now: datetime) -> tuple[list[Facts], np.ndarray, list[int]]:
+    """The facts as of each past renewal decision and whether the account churned at that renewal."""
     catalog = repo.feature_catalog_size(session)
     samples = repo.renewal_outcomes(session, now.date())
     facts = [repo.account_facts(session, account_id, datetime.combine(as_of, now.timetz()),
                                 catalog) for account_id, as_of, _ in samples]
-    return (sub_score_matrix(facts, ar_scale), np.array([c for _, _, c in samples], dtype=int),
-            [a for a, _, _ in samples])
+    return facts, np.array([c for _, _, c in samples], dtype=int), [a for a, _, _ in samples]
+
+
+def learn_from(facts: Sequence[Facts], churned: np.ndarray, configured: Weights, ar_scale: float,
+               seed: int = SEED) -> tuple[Learned, np.ndarray]:
+    """Retention per product / payment method from these outcomes, then weights and curves on the sub-scores
+    read with them: (learned, the sub-score matrix)."""
+    rates = category_rates(facts, churned)
+    matrix = sub_score_matrix(facts, ar_scale, rates)
+    return learn(matrix, churned, configured, seed, rates), matrix
 
 
 @dataclass(frozen=True)
@@ -212,7 +251,7 @@ class LearnOutcome:
 def learn_and_store(session: Session, now: datetime, settings: Settings) -> LearnOutcome:
     """Fit on 70 % of the renewal history, compare with the configured weights on the other 30 %, store the
     version, and promote it when it ranks churners at least as well (then the agent scores with it)."""
-    matrix, churned, _ = history(session, now, settings.health_ar_scale)
+    facts, churned, _ = history(session, now)
     positives = int(churned.sum())
     if len(churned) < MIN_SAMPLES or min(positives, len(churned) - positives) < MIN_PER_CLASS:
         raise InvalidInput("churn history", f"{len(churned)} renewal outcomes ({positives} churned): need at least "
@@ -220,17 +259,21 @@ def learn_and_store(session: Session, now: datetime, settings: Settings) -> Lear
     idx = np.arange(len(churned))
     train, test = train_test_split(idx, test_size=HOLDOUT, random_state=SEED, stratify=churned)
     configured = settings_weights(settings)
-    trial = learn(matrix[train], churned[train], configured)
-    metrics = {"auc": round(churn_auc(matrix[test], churned[test], trial.weights), 4),
-               "settings_auc": round(churn_auc(matrix[test], churned[test], configured), 4),
+    trial, _ = learn_from([facts[i] for i in train], churned[train], configured, settings.health_ar_scale)
+    test_matrix = sub_score_matrix([facts[i] for i in test], settings.health_ar_scale, trial.weights.rates)
+    metrics = {"auc": round(churn_auc(test_matrix, churned[test], trial.weights), 4),
+               "settings_auc": round(churn_auc(test_matrix, churned[test], configured), 4),
                "rows": int(len(test)), "train_rows": int(len(train)), "churn_rate": round(positives / len(idx), 4),
                "alpha": trial.alpha}
     promoted = metrics["auc"] >= metrics["settings_auc"] - TOLERANCE
-    final = learn(matrix, churned, configured)  # stored weights use every outcome; the held-out rows judged it
+    final, _ = learn_from(facts, churned, configured, settings.health_ar_scale)  # every outcome; test judged it
     row = models_repo.add_model(session, name=MODEL_NAME, kind=KIND, status="candidate", metrics=metrics,
                                 artifact=json.dumps({"weights": final.weights.by_signal, "alpha": final.alpha,
                                                      "curves": {n: {"edges": list(e), "sub_scores": list(v)}
                                                                 for n, (e, v) in final.weights.curves.items()},
+                                                     "rates": {n: {"rates": r.rates, "counts": r.counts,
+                                                                   "overall": r.overall}
+                                                               for n, r in final.weights.rates.items()},
                                                      "coefficients": final.fitted.coefficients,
                                                      "intercept": final.fitted.intercept}),
                                 training_rows=int(len(idx)),
@@ -255,8 +298,11 @@ def _weights_of(row: ScoringModel | None) -> tuple[Weights, ScoringModel] | None
     curves: dict[str, Curve] = {
         k: (tuple(float(e) for e in c["edges"]), tuple(float(v) for v in c["sub_scores"]))
         for k, c in (data.get("curves") or {}).items() if k in SIGNAL_NAMES}
+    rates: Rates = {k: CategoryRates({c: float(v) for c, v in r["rates"].items()},
+                                     {c: int(v) for c, v in r["counts"].items()}, float(r["overall"]))
+                    for k, r in (data.get("rates") or {}).items() if k in SIGNAL_NAMES}
     suffix = "" if row.status == "promoted" else f" {row.status}"
-    return Weights(by_signal, f"learned v{row.version}{suffix}", curves), row
+    return Weights(by_signal, f"learned v{row.version}{suffix}", curves, rates), row
 
 
 def promoted_weights(session: Session) -> tuple[Weights, ScoringModel] | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from core.config import Settings
 from core.errors import InvalidInput
-from tools.health.signals import CATEGORIES, SIGNAL_NAMES, SIGNALS, Facts, read_all
+from tools.health.signals import CATEGORIES, RATE_SIGNALS, SIGNAL_NAMES, SIGNALS, Facts, Rates, read_all
 
 BANDS = (("Healthy", 75), ("At Risk", 40), ("Critical", 0))
 BAND_RANK = {name: rank for rank, (name, _) in enumerate(BANDS)}  # 0 best
@@ -50,6 +50,7 @@ class Weights:
     by_signal: dict[str, float]
     source: str = "settings"
     curves: dict[str, Curve] = field(default_factory=dict)
+    rates: Rates = field(default_factory=dict)  # learned retention per product / payment method (rate signals)
 
     def shaped(self, name: str, sub_score: float) -> float:
         """The sub-score the weighted sum uses: through the signal's learned curve when it has one."""
@@ -82,7 +83,7 @@ def weights_from(config: Mapping[str, float], source: str = "settings") -> Weigh
             raise InvalidInput("health_weights", f"{key} must be a non-negative number, got {value!r}")
     for key, value in config.items():
         if key in CATEGORIES:
-            members = [s for s in SIGNAL_NAMES if s.startswith(key + ".")]
+            members = [s for s in SIGNAL_NAMES if s.startswith(key + ".") and s not in RATE_SIGNALS]
             for s in members:
                 by_signal[s] = float(value) / len(members)
     for key, value in config.items():
@@ -136,7 +137,7 @@ def raw_score(sub_scores: Mapping[str, float | None], weights: Weights) -> float
 
 def score(facts: Facts, weights: Weights, ar_scale: float) -> Health:
     """Score one account's facts: per signal its value, sub-score, weight share, points earned and lost."""
-    readings = read_all(facts, ar_scale)
+    readings = read_all(facts, ar_scale, weights.rates)
     raw = raw_score({n: r.sub_score for n, r in readings.items()}, weights)
     missing = [n for n, r in readings.items() if r.sub_score is None and weights.by_signal[n] > 0]
     if raw is None:

@@ -29,10 +29,28 @@ class Reading:
 
 
 @dataclass(frozen=True)
+class CategoryRates:
+    """Retention learned from the CRM's own renewal history per category of one signal (a product held, a payment
+    method on file): (renewed + k * overall) / (outcomes + k), so a product held by three past accounts says little
+    and sits near the overall rate. Learned by tools.health.learning.category_rates, stored with the weights."""
+
+    rates: dict[str, float]
+    counts: dict[str, int]
+    overall: float
+
+
+Rates = dict[str, CategoryRates]  # signal name -> its categories' retention
+
+
+@dataclass(frozen=True)
 class Signal:
     name: str  # "category.signal"
     label: str
     read: Callable[[Facts, float], Reading]  # (facts, ar_scale) -> reading
+    # Rate signals: the categories the account has (e.g. products held); their sub-score is the learned retention
+    # of past accounts with those categories (`read` is then unused), and they need learned rates to have data.
+    categories: Callable[[Facts], list[str]] | None = None
+    noun: str = ""
 
     @property
     def category(self) -> str:
@@ -171,6 +189,38 @@ def _tenure(f: Facts, _: float) -> Reading:
     return Reading(1 - math.exp(-months / 12), months, f"customer for {months} months", f"{months} months")
 
 
+def _products(f: Facts) -> list[str]:
+    return sorted(set(f.get("products") or []))
+
+
+def _payment_methods(f: Facts) -> list[str]:
+    return sorted(set(f["finance"].get("payment_methods") or []))
+
+
+def _unused(_f: Facts, _s: float) -> Reading:
+    return _none("rate signal")
+
+
+def read_rates(signal: Signal, facts: Facts, rates: Rates | None) -> Reading:
+    """A rate signal's reading: the mean learned retention over the account's categories, in words naming the
+    category with the lowest ("holds Fiber optic (retention 58 % among past customers)"). A category no past
+    account had counts as the overall rate. No categories or no learned rates: no data."""
+    assert signal.categories is not None
+    held = signal.categories(facts)
+    learned = (rates or {}).get(signal.name)
+    if not held:
+        return _none(f"no {signal.noun} on file")
+    if learned is None:
+        return _none(f"no retention history per {signal.noun} learned yet")
+    values = {c: learned.rates.get(c, learned.overall) for c in held}
+    mean = sum(values.values()) / len(values)
+    worst = min(held, key=lambda c: (values[c], c))
+    verb = "holds" if signal.noun == "product" else "pays by"
+    more = f" and {len(held) - 1} more, mean {mean:.0%}" if len(held) > 1 else ""
+    return Reading(mean, round(mean, 4), f"{verb} {worst} (retention {values[worst]:.0%} among past customers"
+                                         f"{more})", f"{worst} {values[worst]:.0%}")
+
+
 SIGNALS: tuple[Signal, ...] = (
     Signal("usage.login_trend", "Login trend", _login_trend),
     Signal("usage.active_users", "Active users", _active_users),
@@ -182,15 +232,21 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("finance.open_ar", "Open AR", _open_ar),
     Signal("finance.on_time_payments", "On-time payments", _on_time),
     Signal("finance.autopay", "Automatic payments", _autopay),
+    Signal("finance.payment_method", "Payment method", _unused, _payment_methods, "payment method"),
     Signal("engagement.meeting_cadence", "Meeting cadence", _meetings),
     Signal("engagement.nps", "NPS", _nps),
     Signal("engagement.contacts", "Contacts", _contacts),
     Signal("contract.days_to_renewal", "Days to renewal", _renewal),
     Signal("contract.commitment", "Commitment", _commitment),
     Signal("contract.tenure", "Tenure", _tenure),
+    Signal("contract.product_mix", "Product mix", _unused, _products, "product"),
 )
 SIGNAL_NAMES = tuple(s.name for s in SIGNALS)
+# Rate signals have data only once learned: configured category weights are not spread over them, so the
+# default score is the same with or without them.
+RATE_SIGNALS = tuple(s.name for s in SIGNALS if s.categories is not None)
 
 
-def read_all(facts: Facts, ar_scale: float) -> dict[str, Reading]:
-    return {s.name: s.read(facts, ar_scale) for s in SIGNALS}
+def read_all(facts: Facts, ar_scale: float, rates: Rates | None = None) -> dict[str, Reading]:
+    return {s.name: read_rates(s, facts, rates) if s.categories is not None else s.read(facts, ar_scale)
+            for s in SIGNALS}
