@@ -39,6 +39,7 @@ COPY tools tools
 COPY api api
 COPY prompts prompts
 COPY evals evals
+COPY web web
 # Checked from / so the installed package is imported, not /src: migrations and prompt files must be in it.
 RUN pip install --no-deps . \
     && cd / && python -c "from core.db.migrate import MIGRATIONS; from prompts.registry import root; \

@@ -70,7 +70,16 @@ def test_every_packaged_fallback_passes_with_its_instructions() -> None:
             "factors": ["Visited the pricing page 4 times (+18)", "Company size 200-500 (+12)"], "notes": None}
     quote = {"contact_name": "Maria Lopez", "account_name": "Acme", "quote_number": "Q-000042",
              "deal_name": "Acme renewal", "sender_name": "Sam Carter", "language": "en", "final": False}
+    health = {"account_name": "Acme", "score": 38, "band": "Critical", "previous_score": 61, "previous_band": "At Risk",
+              "change": "-23 since 2026-05-01", "reasons": ["3 new tickets", "invoice 45 days overdue"],
+              "drivers": ["Open tickets (3)", "Days overdue (45)"]}
+    pitch = {"account_name": "Acme", "detector": "upsell", "signals": ["Seat pressure: 47 of 50 seats used (94%)"],
+             "proposal": "12000 USD"}
     samples = {"deal_coach.next_step": [deal, {**deal, "signals": []}],
+               "health_monitor.summary": [health, {**health, "previous_score": None, "previous_band": None,
+                                                   "reasons": [], "drivers": []}],
+               "upsell_detector.pitch": [pitch, {**pitch, "proposal": ""}],
+               "nps_followup.reply": [nps_inputs(score=s) for s in (0, 7, 10)],
                "lead_scorer.explain": [lead, {**lead, "company": None, "factors": []}],
                "nps_followup.draft": [nps_inputs(score=s) for s in (0, 7, 10)],
                "quote_followup.nudge": [quote, {**quote, "deal_name": None, "final": True}]}
