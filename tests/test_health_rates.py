@@ -114,9 +114,9 @@ def _plain_facts() -> dict:
                          "auto_renew": False, "term_months": None, "tenure_months": None}}
 
 
-def test_learning_from_renewal_history_stores_the_rates_and_scores_with_them(session: Session) -> None:
-    """Churners held the Legacy plan and paid by check; otherwise every account looks the same."""
-    decision = NOW - timedelta(days=120)
+def _history(session: Session, now: datetime = NOW) -> None:
+    """30 renewals, a third churned: churners held the Legacy plan and paid by check; else all look the same."""
+    decision = now - timedelta(days=120)
     for i in range(30):
         churn = i % 3 == 0
         built = customer(session, decision, days_to_renewal=90, tenure_days=275,
@@ -124,10 +124,14 @@ def test_learning_from_renewal_history_stores_the_rates_and_scores_with_them(ses
         session.get_one(repo.Contract, _contract_id(session, built.account_id)).plan = "Legacy" if churn else "Pro"
         _pay(session, built.account_id, "check" if churn else "card", decision - timedelta(days=5))
         if not churn:
-            end = NOW.date() - timedelta(days=30)
+            end = now.date() - timedelta(days=30)
             f.contract(session, built.account_id, start_date=end + timedelta(days=1),
                        end_date=end + timedelta(days=365))
     session.flush()
+
+
+def test_learning_from_renewal_history_stores_the_rates_and_scores_with_them(session: Session) -> None:
+    _history(session)
     settings = Settings(health_use_learned_weights=True)
     outcome = learning.learn_and_store(session, NOW, settings)
     assert outcome.promoted
@@ -146,6 +150,22 @@ def test_learning_from_renewal_history_stores_the_rates_and_scores_with_them(ses
     legacy = stored["contract.product_mix"]["rates"]["Legacy"]
     assert health.signals["contract.product_mix"]["text"] == (
         f"holds Legacy (retention {legacy:.0%} among past customers)")
+
+
+def test_the_admin_sees_the_learned_retention_per_product_and_payment_method(scratch_db: object) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import health as health_cli
+    from core.db.engine import session_scope
+
+    with session_scope() as session:
+        _history(session, datetime.now(UTC))
+    shown = CliRunner().invoke(health_cli.app, ["weights", "--learn"])
+    assert shown.exit_code == 0, shown.output
+    assert "contract.product_mix" in shown.output and "finance.payment_method" in shown.output
+    text = " ".join(shown.output.split())
+    assert "Retention learned per product (past accounts; overall 67%): Legacy " in text and "Pro " in text
+    assert "Retention learned per payment method (past accounts; overall 67%): bank_transfer 67% (30), card " in text
 
 
 def _contract_id(session: Session, account_id: int) -> int:

@@ -121,7 +121,8 @@ def weights(learn: Annotated[bool, typer.Option("--learn", help="Learn weights f
                               curve_words(found[0].curves.get(sig.name)) if found else "")
     console.print(table)
     for name, learned in (found[0].rates.items() if found else ()):
-        console.print(f"Retention learned per {name.split('.', 1)[1].replace('_', ' ')} (past accounts; overall "
+        noun = next((sig.noun for sig in SIGNALS if sig.name == name), name)
+        console.print(f"Retention learned per {noun} (past accounts; overall "
                       f"{learned.overall:.0%}): " + ", ".join(f"{c} {r:.0%} ({learned.counts.get(c, 0)})"
                                                              for c, r in learned.rates.items()))
     if versions:
