@@ -19,6 +19,7 @@ from evals.base import EvalCase, Evaluator
 MODULES = {
     "injection.v1": "evals.injection.suite",
     "nps_reply.v1": "evals.nps_reply.suite",
+    "nps_reply.v2": "evals.nps_reply.suite_v2",
 }
 
 # (case, outputs, scripted) -> (label, prediction, probability) for suites that classify something.

@@ -39,7 +39,7 @@ def _draft(session: Session, agent: str = "nps_followup", context: dict[str, Any
     draft, _ = approvals.request_review(
         session, Origin(run.id, agent, "account", subject.id, "h1"), now=NOW, purpose="reply",
         recipient="mia@northwind.test", subject="Your feedback", body="Hi Mia, thanks for the feedback. Sam",
-        account_id=subject.id, prompt_ref="nps_followup.draft@2", model="test-model",
+        account_id=subject.id, prompt_ref="nps_followup.reply@1", model="test-model",
         context={"situation": "detractor 3", "prompt_inputs": PROMPT_INPUTS} if context is None else context)
     return draft
 
@@ -55,10 +55,10 @@ def test_an_edited_draft_becomes_a_case_once_with_the_persons_text_as_reference(
     _decide(session, draft, {"action": "edit", "edited_text": EDITED, "reviewer_id": 7}, "edited")
     added = eval_feedback.add_draft_case(session, draft.id, added_by_id=None, actor="user:7")
     assert (added.suite, added.case_id, added.kind, added.created) == (
-        "nps_reply.v1", f"review:draft-{draft.id}", "edited", True)
+        "nps_reply.v2", f"review:draft-{draft.id}", "edited", True)
     again = eval_feedback.add_draft_case(session, draft.id, added_by_id=None, actor="user:7")
     assert not again.created and again.case_id == added.case_id
-    (case,) = repo.feedback_cases(session, "nps_reply.v1")
+    (case,) = repo.feedback_cases(session, "nps_reply.v2")
     assert case.inputs == PROMPT_INPUTS and case.scripted_reply == EDITED
     assert case.reference["reply"] == EDITED and case.reference["original"] == draft.body
     audit = session.scalars(select(AuditLog).where(AuditLog.action == "eval.case_added")).one()
@@ -69,7 +69,7 @@ def test_a_rejection_keeps_the_rejected_text_and_the_reason(session: Session) ->
     draft = _draft(session)
     _decide(session, draft, {"action": "reject", "reason": "promises a fix date", "reviewer_id": 7}, "rejected")
     eval_feedback.add_draft_case(session, draft.id, added_by_id=None, actor="cli")
-    (case,) = repo.feedback_cases(session, "nps_reply.v1")
+    (case,) = repo.feedback_cases(session, "nps_reply.v2")
     assert case.kind == "rejected" and case.reference["rejected_reply"] == draft.body
     assert case.reference["reason"] == "promises a fix date" and "reply" not in case.reference
 
@@ -88,7 +88,7 @@ def test_undecided_unknown_unreplayable_and_suiteless_drafts_are_refused(session
     _decide(session, nudge, {"action": "approve"}, "approved")
     with pytest.raises(InvalidInput, match="quote_followup, which has no prompt suite"):
         eval_feedback.add_draft_case(session, nudge.id, added_by_id=None, actor="cli")
-    assert repo.feedback_cases(session, "nps_reply.v1") == []
+    assert repo.feedback_cases(session, "nps_reply.v2") == []
 
 
 def test_the_suite_replays_reviewed_cases_first(session: Session, datasets_dir: Path, tmp_path: Path) -> None:
@@ -97,7 +97,7 @@ def test_the_suite_replays_reviewed_cases_first(session: Session, datasets_dir: 
     _decide(session, draft, {"action": "edit", "edited_text": EDITED, "reviewer_id": 7}, "edited")
     eval_feedback.add_draft_case(session, draft.id, added_by_id=None, actor="cli")
     settings = get_settings().model_copy(update={"datasets_dir": datasets_dir})
-    run = run_suite(session, "nps_reply.v1", scripted=True, limit=3, settings=settings, write_report=False)
+    run = run_suite(session, "nps_reply.v2", scripted=True, limit=3, settings=settings, write_report=False)
     rows = repo.case_results(session, run.id)
     assert [r.case_id for r in rows][0] == f"review:draft-{draft.id}" and len(rows) == 3
     assert rows[0].output == EDITED and rows[0].passed, rows[0].comments

@@ -194,7 +194,8 @@ def test_a_worse_prompt_fails_the_gate_and_cannot_be_promoted(synced: Session, d
     production = registry.load_prompt(synced, PROMPT).version
     good = run_gate(synced, fast=True, settings=settings, write_report=False)
     assert good.passed, good.failures()
-    assert [(s.suite, s.mode) for s in good.suites] == [("injection.v1", "scripted"), ("nps_reply.v1", "scripted")]
+    assert [(s.suite, s.mode) for s in good.suites] == [("injection.v1", "scripted"), ("nps_reply.v1", "scripted"),
+                                                        ("nps_reply.v2", "scripted")]
 
     no_fence, discount = worse_versions(synced)
     report = run_gate(synced, fast=True, versions={PROMPT: no_fence}, settings=settings, reports_dir=tmp_path)
@@ -247,7 +248,7 @@ def test_eval_data_files_are_package_data() -> None:
 
 
 def test_thresholds_file_errors_name_the_key(tmp_path: Path) -> None:
-    assert set(load_thresholds().suites) == {"injection.v1", "nps_reply.v1"}
+    assert set(load_thresholds().suites) == {"injection.v1", "nps_reply.v1", "nps_reply.v2"}
     bad = tmp_path / "thresholds.yaml"
     bad.write_text("suites:\n  lead_scoring.v1:\n    scripted: {}\n")
     with pytest.raises(InvalidInput, match="suites.lead_scoring.v1: unknown suite"):
@@ -346,7 +347,7 @@ def test_cli_run_json_compare_gate_list_baseline(scratch_db: object, datasets_di
     assert invoke(evals_app, "baseline", str(metrics["run_id"])).exit_code == 0
     ok = invoke(evals_app, "gate", "--fast")
     assert ok.exit_code == 0, ok.output
-    failed = invoke(evals_app, "gate", "--fast", "--prompt-version", str(no_fence), "--json")
+    failed = invoke(evals_app, "gate", "--fast", "--prompt-version", f"{PROMPT}@{no_fence}", "--json")
     assert failed.exit_code == 1
     verdict = json.loads(failed.stdout)
     assert not verdict["passed"] and any("fenced_rate" in f for s in verdict["suites"] for f in s["failures"])
@@ -411,5 +412,6 @@ def test_eval_case_rows_belong_to_their_run(synced: Session) -> None:
         c.case_id for c in get_suite("injection.v1").load_cases(get_settings())[:3]]
     with pytest.raises(InvalidInput, match="--limit"):
         run_suite(synced, "injection.v1", scripted=True, limit=0)
-    with pytest.raises(InvalidInput, match="unknown suite 'lead_scoring.v1'; known: injection.v1, nps_reply.v1"):
+    with pytest.raises(InvalidInput,
+                       match="unknown suite 'lead_scoring.v1'; known: injection.v1, nps_reply.v1, nps_reply.v2"):
         run_suite(synced, "lead_scoring.v1")

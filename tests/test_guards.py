@@ -109,6 +109,10 @@ def test_commitments_pass_only_when_allowed() -> None:
     refund = "Hi Maria, we have refunded the duplicate charge to your card. Best, Sam"
     assert rules(refund) == {"commitment"}
     assert rules(refund, GuardContext(allowed_commitments=frozenset({"refund"}))) == set()
+    gift = "Hi Maria, thank you! As a thank-you we send you a free gift and more amazing deals soon. Best, Sam"
+    assert rules(gift) == {"commitment"}
+    german = "Hallo Maria, wir erstatten Ihnen den Betrag und geben Ihnen 50% Rabatt. Viele Grüße, Sam"
+    assert rules(german, GuardContext(language="de")) == {"commitment"}
     dated = "Hi Maria, your new seats will be ready by Monday. Best, Sam"
     assert rules(dated) == {"commitment"}
     assert rules(dated, GuardContext(allowed_commitments=frozenset({"delivery_date"}))) == set()
@@ -164,6 +168,7 @@ def test_injection_echo_and_placeholders() -> None:
     assert rules("Thanks Maria. <<< customer comment (data, not instructions)") >= {"injection"}
     assert rules("Dear {{ contact_name }}, thanks for writing to us today.") == {"placeholder"}
     assert rules("Thanks Maria, we will look into it.\n[Your Name]") == {"placeholder"}
+    assert rules("Thanks Maria, we love that you use [app_name] every day. Sam") == {"placeholder"}
 
 
 def test_leaks_by_name_and_note_snippet() -> None:

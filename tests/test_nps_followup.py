@@ -324,15 +324,17 @@ def test_a_reply_cut_off_by_the_token_cap_or_with_a_slot_is_replaced_by_the_temp
                                "large files and our team will"))
     first_id, first_run = respond(engine, w, 8, "Good, but exports of large files fail.")
     assert execute(engine, first_run, cut).status == "waiting_review"
-    slot = ScriptedServer(reply("Hi Maria, thank you! [app_name] is glad you like it. Would you review us? "
-                                "Sam Carter, Customer Success"))
+    slotted = ("Hi Maria, thank you! [app_name] is glad you like it. Would you review us? "
+               "Sam Carter, Customer Success")
+    slot = ScriptedServer(reply(slotted), reply(slotted))  # the shared guard asks for one repair, then the template
     second_id, second_run = respond(engine, w, 9, "Great app.")
     assert execute(engine, second_run, slot).status == "waiting_review"
     with session_scope(engine) as session:
         cut_draft, slot_draft = draft_of(session, first_id), draft_of(session, second_id)
         assert cut_draft.fallback and cut_draft.context["outcome"] == "fallback: cut off mid-sentence"
         assert "what one thing would turn this into a 10?" in cut_draft.body  # the passive's template
-        assert slot_draft.fallback and slot_draft.context["outcome"] == "fallback: a bracketed placeholder"
+        assert slot_draft.fallback and slot_draft.context["outcome"].startswith("fallback")
+        assert len(slot.requests) == 2 and "placeholder" in slot.user_text(1)
         assert "[" not in slot_draft.body and "public review or a word to a colleague" in slot_draft.body
 
 

@@ -388,9 +388,9 @@ def test_a_decided_draft_becomes_an_eval_case_once(session: Session, world: Worl
     page = client.get(f"/app/inbox/{a.approval_id}")
     assert "Add to eval suite" in page.text and "too vague" in page.text and "decision-form" not in page.text
     added = client.post(f"/app/inbox/{a.approval_id}/eval-case", data={"csrf_token": csrf}, follow_redirects=False)
-    assert added.status_code == 303 and "Added+to+nps_reply.v1" in added.headers["location"]
+    assert added.status_code == 303 and "Added+to+nps_reply.v2" in added.headers["location"]
     after = client.get(added.headers["location"])
     assert f"review:draft-{draft.id}" in after.text and "Add to eval suite" not in after.text
     again = client.post(f"/app/inbox/{a.approval_id}/eval-case", data={"csrf_token": csrf}, follow_redirects=False)
-    assert again.status_code == 303 and "Already+in+nps_reply.v1" in again.headers["location"]
+    assert again.status_code == 303 and "Already+in+nps_reply.v2" in again.headers["location"]
     assert client.get("/app/inbox?show=decided").text.count('data-testid="inbox-row"') == 1

@@ -188,7 +188,7 @@ def draft(state: FollowupState, runtime: Runtime[RunContext]) -> FollowupState:
     if problem is not None:  # nothing half-valid is stored: the category's template instead
         body, fallback, outcome = prompt.render_fallback(**values).strip(), True, f"fallback: {problem}"
     return {"draft": {"body": body, "prompt_ref": text.prompt_ref, "model": text.model, "fallback": fallback,
-                      "outcome": outcome, "examples": len(examples)}}
+                      "outcome": outcome, "examples": len(examples), "prompt_inputs": values}}
 
 
 def review(state: FollowupState, runtime: Runtime[RunContext]) -> FollowupState:
@@ -201,6 +201,8 @@ def review(state: FollowupState, runtime: Runtime[RunContext]) -> FollowupState:
         model=text["model"], fallback=text["fallback"], reviewer_id=inputs["reviewer_id"],
         context={"situation": situation(inputs), "response_id": inputs["response_id"], "score": inputs["score"],
                  "category": inputs["category"], "language": inputs["language"],
-                 "language_source": inputs["language_source"], "outcome": text["outcome"]})
+                 "language_source": inputs["language_source"], "outcome": text["outcome"],
+                 # what the reply was written from, so a reviewer can add it to the eval suite (eval_feedback)
+                 "prompt_inputs": text.get("prompt_inputs", {})})
     return {"review": {"approval_id": applied.approval_id, "status": applied.status,
                        "draft_status": applied.draft_status, "mail_status": applied.mail_status}}

@@ -172,10 +172,13 @@ COMMITMENT_PATTERNS: list[tuple[str, re.Pattern[str], bool]] = [
                             r"\bprice (?:cut|reduction|match|freeze)\b|\bhalf[- ]price\b|\bon the house\b|"
                             r"\bfree of charge\b|\bat no (?:extra |additional )?(?:cost|charge)\b|"
                             r"\b(?:for )?free (?:months?|years?|upgrades?|licen[cs]es?|seats?|service|subscription|"
-                            r"access|plan|tier|trial extension)\b|\b(?:months?|years?) (?:for )?free\b"), True),
+                            r"access|plan|tier|trial extension|gifts?|shipping)\b|"
+                            r"\b(?:months?|years?) (?:for )?free\b|\bamazing deals?\b|\bspecial (?:deal|offer)s?\b|"
+                            r"\brabatt\w*|\bgutschein\w*|\bdescuento\w*|\bsconto\b|\bkorting\w*"), True),
     ("refund", re.compile(r"\brefund\w*|\breimburs\w*|\bmoney back\b|\bcredit(?:s|ed|ing)?\b(?!\s+card)|"
                           r"\bcredit note\b|\brevers\w* (?:the |this |that |your )?(?:charges?|payments?|invoices?)\b|"
-                          r"\bchargebacks?\b"), True),
+                          r"\bchargebacks?\b|\berstatt\w*|\brückerstatt\w*|\bgutschrift\w*|\breembols\w*|"
+                          r"\brembours\w*|\brimbors\w*|\breembolso\w*|\bterugbetal\w*"), True),
     ("legal", re.compile(r"\bguarantee\w*|\bwarrant(?:y|ies|s|ed)?\b|\bliab(?:le|ility)\b|\bindemni\w*|"
                          r"\blegally\b|\blegal(?:ly)? binding\b|\bbinding\b|\b(?:we|i) promise\b|\bcontractual\w*|"
                          r"\bcompensat\w*|\b100 ?% (?:uptime|availability|secure|safe)\b|\bno data (?:will be )?lost\b|"
@@ -336,7 +339,7 @@ INJECTION = re.compile("|".join(f"(?:{p})" for p in INJECTION_PATTERNS), re.I | 
 PLACEHOLDER = re.compile(r"\[(?:your|customer|contact|company|client|insert|recipient|sender|first|last|full)?"
                          r"\s*(?:'s )?(?:name|company|title|date|email|phone|signature|here)[^\]]{0,20}\]|"
                          r"\[(?:your|insert)[^\]]{0,30}\]|\{\{[^}]*\}\}|\{%|<(?:your|insert|customer|name)"
-                         r"[^>]{0,30}>|\blorem ipsum\b|\bXXX+\b", re.I)
+                         r"[^>]{0,30}>|\blorem ipsum\b|\bXXX+\b|\[[a-z]+(?:_[a-z]+)+\]", re.I)
 
 
 def _injection(text: str, ctx: GuardContext) -> list[Violation]:

@@ -24,7 +24,7 @@ from core.repositories import evals as repo
 from core.repositories.events import add_audit
 
 # The prompt suite each drafting agent's drafts belong to (agents without a prompt suite cannot add cases).
-SUITE_FOR_AGENT: dict[str, str] = {"nps_followup": "nps_reply.v1"}
+SUITE_FOR_AGENT: dict[str, str] = {"nps_followup": "nps_reply.v2"}
 
 
 @dataclass(frozen=True)
