@@ -118,3 +118,27 @@ def approval_of_id(session: Any, approval_id: int) -> int:
     row = session.get(Approval, approval_id)
     assert row is not None
     return int(row.draft_id)
+
+
+def test_a_decided_draft_is_added_to_its_agents_eval_suite_through_the_api(engine: Engine) -> None:
+    w = world(engine)
+    pending_id, edited_id = (_waiting(engine, w, f"{COMMENT} ({n})") for n in range(2))
+    app = create_app(llm_settings(), engine=engine)
+    csm, other = client_for(app, _key(engine, w.csm_id)), client_for(app, _key(engine, w.other_id))
+    undecided = csm.post(f"/approvals/{pending_id}/eval-case")
+    assert undecided.status_code == 409 and "pending_review" in error_of(undecided)["message"]
+    assert csm.post(f"/approvals/{edited_id}/edit", json={"text": "Hi Maria, thanks, we are on it. Sam"}).json()[
+        "status"] == "edited"
+    suiteless = csm.post(f"/approvals/{edited_id}/eval-case")  # the sample agent has no prompt suite
+    assert suiteless.status_code == 422 and error_of(suiteless)["field"] == "draft"
+    with session_scope(engine) as session:  # as if the NPS Follow-up agent had drafted it, with its inputs
+        draft = session.get(Draft, approval_of_id(session, edited_id))
+        assert draft is not None
+        draft.agent = "nps_followup"
+        draft.context = dict(draft.context) | {"prompt_inputs": {"contact_name": "Maria", "comment": COMMENT}}
+    assert other.post(f"/approvals/{edited_id}/eval-case").status_code == 404
+    added = csm.post(f"/approvals/{edited_id}/eval-case")
+    assert added.status_code == 200, added.text
+    assert (added.json()["suite"], added.json()["kind"], added.json()["created"]) == ("nps_reply.v2", "edited", True)
+    again = csm.post(f"/approvals/{edited_id}/eval-case").json()
+    assert again["created"] is False and again["case_id"] == added.json()["case_id"]

@@ -105,6 +105,7 @@ ENTRIES: list[E] = [
     E("POST", "/approvals/{approval_id}/edit", obj="approval_id", body=_b({"text": "hijacked"})),
     E("POST", "/approvals/{approval_id}/reject", obj="approval_id", body=_b({"reason": "hijacked"})),
     E("POST", "/approvals/bulk-approve", body=lambda s, w: {"approval_ids": [s.approval_id]}, kind="bulk"),
+    E("POST", "/approvals/{approval_id}/eval-case", obj="approval_id"),
     E("GET", "/prompts", kind="admin"), E("GET", "/prompts/{prompt_id}/versions", kind="admin"),
     E("GET", "/prompts/{prompt_id}/versions/{version}", kind="admin"),
     E("POST", "/prompts/{prompt_id}/versions", body=_b({"template": "x"}), kind="admin"),

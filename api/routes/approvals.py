@@ -22,6 +22,7 @@ from core.models import Approval, Draft
 from core.repositories import scoping
 from core.repositories.scoping import Principal
 from core.services import approvals as approval_service
+from core.services import eval_feedback
 
 router = APIRouter(tags=["approvals"])
 
@@ -144,3 +145,18 @@ def bulk_approve(body: BulkIn, request: Request, session: SessionDep, user: Curr
             out.append(BulkItem(approval_id=approval_id, ok=False,
                                 error=json.loads(bytes(response.body))["error"]))
     return out
+
+
+class EvalCaseOut(BaseModel):
+    suite: str
+    case_id: str
+    kind: str
+    created: bool
+
+
+@router.post("/approvals/{approval_id}/eval-case", response_model=EvalCaseOut)
+def add_eval_case(approval_id: PathId, session: SessionDep, user: CurrentUser) -> Any:
+    """The decided draft becomes a case of its agent's eval suite (a second call returns the same case)."""
+    approval = scoping.get_visible(session, user, Approval, approval_id)
+    added = eval_feedback.add_draft_case(session, approval.draft_id, added_by_id=user.user_id, actor=user.actor)
+    return EvalCaseOut(suite=added.suite, case_id=added.case_id, kind=added.kind, created=added.created)

@@ -55,6 +55,7 @@ def add_draft_case(session: Session, draft_id: int, *, added_by_id: int | None, 
     existing = repo.feedback_case_for_draft(session, draft_id)
     if existing is not None:
         return AddedCase(existing.suite, existing.case_id, existing.kind, False)
+    kind, decision = _kind(session, draft)
     suite = SUITE_FOR_AGENT.get(draft.agent)
     if suite is None:
         raise InvalidInput("draft", f"draft {draft_id} comes from {draft.agent}, which has no prompt suite "
@@ -62,7 +63,6 @@ def add_draft_case(session: Session, draft_id: int, *, added_by_id: int | None, 
     inputs = (draft.context or {}).get("prompt_inputs")
     if not isinstance(inputs, dict) or not inputs:
         raise InvalidInput("draft", f"draft {draft_id} has no recorded prompt inputs, so it cannot be replayed")
-    kind, decision = _kind(session, draft)
     final = decision.get("edited_text") if kind == "edited" else draft.body
     reference: dict[str, Any] = {"kind": kind, "draft_id": draft.id, "prompt_ref": draft.prompt_ref,
                                  "model": draft.model, "reviewer_id": decision.get("reviewer_id")}
