@@ -9,7 +9,9 @@ from core.db.engine import ensure_database, resolve_url, session_scope
 
 
 def demo(accounts: int = typer.Option(200, help="Accounts to seed on first run."),
-         seed: int = typer.Option(42, help="Random seed of the synthetic CRM.")) -> None:
+         seed: int = typer.Option(42, help="Random seed of the synthetic CRM."),
+         agent_limit: int = typer.Option(3, min=0, help="Subjects per model-calling agent in the demo run.")
+         ) -> None:
     """Start the database, migrate it, seed a synthetic CRM on first run, print what is in it, and leave the web
     app running with one demo user per role."""
     from api.cli.main import console
@@ -36,7 +38,7 @@ def demo(accounts: int = typer.Option(200, help="Accounts to seed on first run."
 
     console.print("[bold]5.[/bold] embedding searchable texts (incremental: only new or changed ones)")
     run_embed()
-    show_agent_runtime(settings)
+    show_agent_runtime(settings, agent_limit)
     start_web(settings)
 
 
@@ -51,7 +53,7 @@ def start_web(settings: Settings) -> None:
     print_web(web_server.start(settings, any_port=True), users)
 
 
-def show_agent_runtime(settings: Settings) -> None:
+def show_agent_runtime(settings: Settings, agent_limit: int = 3) -> None:
     """Say where agent runs will execute: through Redis and a worker, or inline when Redis is unreachable."""
     from agents import registry
     from agents.enqueue import choose_enqueue
@@ -65,6 +67,13 @@ def show_agent_runtime(settings: Settings) -> None:
                       soft_wrap=True)
     if any(spec.name == "lead_scorer" for spec in registry.all_specs()):
         score_open_leads()
+    from api.cli.demo_agents import run_all
+
+    console.print("   every other agent once, inline (a second demo skips unchanged subjects):")
+    for line in run_all(agent_limit, skip=("lead_scorer",)):
+        console.print(f"   {line}", soft_wrap=True)
+    console.print("   drafts wait for review: `salesagents inbox list --all`; suggestions: `salesagents suggestions "
+                  "list`", soft_wrap=True)
 
 
 def score_open_leads() -> None:

@@ -132,3 +132,10 @@ def inbox(session: Session, reviewer_id: int | None, *, everyone: bool = False, 
     if agent is not None:
         stmt = stmt.where(Draft.agent == agent)
     return [InboxItem(**row._asdict()) for row in session.execute(stmt)]
+
+
+def recent_commented_responses(session: Session, limit: int) -> list[int]:
+    """The latest answers with a comment: what the demo shows the NPS Follow-up agent answering."""
+    stmt = (select(NpsResponse.id).where(NpsResponse.comment.is_not(None), NpsResponse.comment != "")
+            .order_by(NpsResponse.responded_at.desc(), NpsResponse.id.desc()).limit(limit))
+    return list(session.scalars(stmt))
