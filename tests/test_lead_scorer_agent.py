@@ -108,7 +108,7 @@ def test_delta_names_the_factors_that_newly_moved_the_score() -> None:
 
 def test_triggers_are_lead_created_and_activities_on_leads(engine: Engine) -> None:
     spec = registry.get("lead_scorer")
-    assert spec.events == ("lead.created", "activity.logged")
+    assert spec.events == ("lead.created", "lead.updated", "activity.logged")
     assert spec.event_subject(OutboxEvent(topic="lead.created", aggregate_type="lead", aggregate_id=7,
                                           payload={})) == 7
     assert spec.event_subject(OutboxEvent(topic="activity.logged", aggregate_type="activity", aggregate_id=3,

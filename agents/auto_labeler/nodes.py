@@ -61,8 +61,8 @@ def gather(session: Session, account_id: int | None, now: datetime) -> dict[str,
 
 
 def account_of_event(event: OutboxEvent) -> int | None:
-    """account.created is the account; a contact or an activity points at its account when it has one."""
-    if event.topic == "account.created":
+    """account.created/updated is the account; a contact or an activity points at its account when it has one."""
+    if event.topic in ("account.created", "account.updated"):
         return event.aggregate_id
     account_id = (event.payload or {}).get("account_id")
     return int(account_id) if account_id else None

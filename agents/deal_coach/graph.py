@@ -13,7 +13,7 @@ from agents.runtime.context import RunContext
 from tools.deal_coach.facts import AGENT
 
 DIGEST_AGENT = "deal_coach_digest"
-EVENTS = ("deal.stage_changed", "activity.logged")  # new facts on a deal: coach it again if it is flagged
+EVENTS = ("deal.stage_changed", "deal.updated", "activity.logged")  # new facts on a deal: coach it again if flagged
 
 
 def build_graph(checkpointer: Any) -> Any:

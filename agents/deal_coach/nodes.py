@@ -81,7 +81,7 @@ def flagged_changed_deals(session: Session, now: datetime) -> list[int]:
 
 def deal_of_event(event: OutboxEvent) -> int | None:
     """A stage change is the deal's; an activity counts when it is logged on a deal (fresh advice on new facts)."""
-    if event.topic == "deal.stage_changed":
+    if event.topic in ("deal.stage_changed", "deal.updated"):
         return event.aggregate_id
     deal_id = (event.payload or {}).get("deal_id")
     return int(deal_id) if deal_id else None

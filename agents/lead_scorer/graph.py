@@ -30,5 +30,5 @@ def build_graph(checkpointer: Any) -> Any:
 
 def agent_specs() -> list[AgentSpec]:
     return [AgentSpec(name=nodes.AGENT, subject_type="lead", build_graph=build_graph, gather=nodes.gather,
-                      events=("lead.created", "activity.logged"), event_subject=nodes.lead_of_event,
+                      events=("lead.created", "lead.updated", "activity.logged"), event_subject=nodes.lead_of_event,
                       subjects=nodes.open_leads)]

@@ -43,7 +43,7 @@ def gather(session: Session, lead_id: int | None, now: datetime) -> dict[str, An
 
 
 def lead_of_event(event: OutboxEvent) -> int | None:
-    """lead.created is about the lead itself; activity.logged only when the activity is on a lead."""
+    """lead.created/updated are about the lead itself; activity.logged only when the activity is on a lead."""
     if event.topic == "activity.logged":
         lead_id = (event.payload or {}).get("lead_id")
         return int(lead_id) if lead_id else None

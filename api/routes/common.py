@@ -10,8 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from sqlalchemy.orm import Session
 
 from core.models.base import Base
-from core.repositories import events
-from core.services.snapshot import snapshot
+from core.services.updates import update_fields
 
 MAX_ID = 2**63 - 1
 
@@ -48,13 +47,5 @@ class Out(BaseModel):
 
 def apply_patch(session: Session, row: Base, changes: dict[str, Any], *, actor: str, actor_id: int,
                 entity_type: str) -> None:
-    """Set the sent fields only (PATCH semantics) and audit before/after of exactly those fields."""
-    if not changes:
-        return
-    fields = list(changes)
-    before = snapshot(row, fields)
-    for key, value in changes.items():
-        setattr(row, key, value)
-    session.flush()
-    events.add_audit(session, actor=actor, actor_id=actor_id, action="update", entity_type=entity_type,
-                     entity_id=row.id, before=before, after=snapshot(row, fields))  # type: ignore[attr-defined]
+    """Set the sent fields only (PATCH semantics): audited, and announced to the agents (core/services/updates)."""
+    update_fields(session, row, changes, entity_type=entity_type, actor=actor, actor_id=actor_id)
