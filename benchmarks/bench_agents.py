@@ -39,7 +39,7 @@ from core.models import AgentRun, Lead, NpsResponse
 from core.seeding.generator import seed
 from tools.lead_scoring import training
 
-console = Console(width=140)
+console = Console(width=180)
 NAME = "agents"
 NOW = datetime(2026, 11, 2, 8, tzinfo=UTC)
 AGENTS = ("lead_scorer", "quote_followup", "deal_coach", "health_monitor", "nps_followup")

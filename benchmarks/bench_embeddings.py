@@ -227,15 +227,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", type=int, default=200, help="timed searches per variant")
     p.add_argument("--recall-queries", type=int, default=50, help="queries also run as an exact scan (baseline)")
     p.add_argument("--k", type=int, default=10)
+    p.add_argument("--search-only", action="store_true", help="skip the throughput and job tables (1 and 2)")
     return p
 
 
 def run(args: argparse.Namespace) -> list[Figure]:
-    console.print(bench_local(corpus(args.texts)))
-    console.print(bench_job(args.accounts, args.batch_size))
+    if not args.search_only:
+        console.print(bench_local(corpus(args.texts)))
+        console.print(bench_job(args.accounts, args.batch_size))
     tables, figures = bench_search(args.vectors, args.queries, args.k, args.recall_queries)
     for table in tables:
         console.print(table)
+    for figure in figures:
+        console.print(f"{figure.measure}: {figure.value:,.3f} {figure.unit}; {figure.baseline}: "
+                      f"{figure.baseline_value:,.3f}")
     return figures
 
 
