@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from core.config import Settings
 from core.db.engine import make_engine, resolve_url
@@ -98,29 +99,38 @@ async def _csrf_ok(request: Request, expected: str) -> bool:
     return sent is not None and hmac.compare_digest(sent, expected)
 
 
+def _lookup(session: Session, token: str | None, cookie: str | None, ttl: timedelta) -> Any:
+    """The database half of signing a request in: runs in the thread pool, never on the event loop (a row lock
+    held by a concurrent request with the same key or cookie must not stall every other request)."""
+    now = now_utc()
+    if token is not None:
+        return auth_service.user_from_api_key(session, token, now=now)
+    if cookie:
+        return auth_service.user_from_cookie(session, cookie, now=now, ttl=ttl)
+    return None
+
+
 async def _identify(request: Request, session: Session, settings: Settings) -> Principal | None:
     """Bearer key first (API clients), else the session cookie (pages); records how the caller signed in."""
-    now = now_utc()
     token = bearer_token(request)
+    cookie = request.cookies.get(SESSION_COOKIE) if token is None else None
+    if token is None and not cookie:
+        return None
+    found = await run_in_threadpool(_lookup, session, token, cookie,
+                                    timedelta(hours=settings.api_session_ttl_hours))
     if token is not None:
-        user = auth_service.user_from_api_key(session, token, now=now)
-        if user is None:
+        if found is None:
             raise Unauthenticated("the API key is unknown, revoked or expired")
         request.state.auth_method = "api_key"
-        return principal_of(user)
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        ident = auth_service.user_from_cookie(session, cookie, now=now,
-                                              ttl=timedelta(hours=settings.api_session_ttl_hours))
-        if ident is None:
-            return None
-        if request.method in UNSAFE_METHODS and not await _csrf_ok(request, ident.csrf_token):
-            raise Forbidden(f"missing or wrong CSRF token (send the {CSRF_HEADER} header or a "
-                            f"{CSRF_FORM_FIELD} form field)")
-        request.state.auth_method = "cookie"
-        request.state.csrf_token = ident.csrf_token
-        return principal_of(ident.user)
-    return None
+        return principal_of(found)
+    if found is None:
+        return None
+    if request.method in UNSAFE_METHODS and not await _csrf_ok(request, found.csrf_token):
+        raise Forbidden(f"missing or wrong CSRF token (send the {CSRF_HEADER} header or a "
+                        f"{CSRF_FORM_FIELD} form field)")
+    request.state.auth_method = "cookie"
+    request.state.csrf_token = found.csrf_token
+    return principal_of(found.user)
 
 
 # Declared for the OpenAPI spec ("Authorize" in /docs); _identify reads the same header and cookie itself.

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -43,6 +44,22 @@ def test_sign_in_and_write_over_real_http(engine: Engine) -> None:
         assert [x["last_name"] for x in http.get("/leads").json()] == ["Over HTTP"]
         assert http.post("/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
         assert http.get("/leads").status_code == 401
+
+
+def test_concurrent_requests_with_one_fresh_key_all_answer(engine: Engine) -> None:
+    """The first uses of a key update its last_used_at under a row lock; the waiting must happen in the thread
+    pool, not on the event loop (which would stall every request, the lock holder's commit included)."""
+    with session_scope(engine) as session:
+        user = auth_service.create_user(session, email="http.burst@example.test", full_name="Burst Rep",
+                                        role=Role.rep, password="burst password")
+        key = auth_service.create_api_key(session, user.id, "burst")[1]
+    headers = {"Authorization": f"Bearer {key}"}
+    with live_server(create_app(llm_settings(), engine=engine)) as base:
+        def call(_: int) -> int:
+            return httpx.get(f"{base}/leads", headers=headers, timeout=20.0).status_code
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            codes = list(pool.map(call, range(16)))
+    assert codes == [200] * 16
 
 
 def _wait_for(url: str, proc: subprocess.Popen[Any]) -> httpx.Response:

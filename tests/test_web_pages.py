@@ -240,7 +240,7 @@ def test_inbox_shows_the_draft_beside_its_context_and_validates_decisions(sessio
     draft = session.scalar(select(Draft).where(Draft.subject_id == a.account_id, Draft.agent == "nps_followup"))
     assert draft is not None and draft.status == "pending_review"
     undecided = client.post(f"/app/inbox/{a.approval_id}/eval-case", data={"csrf_token": csrf})
-    assert undecided.status_code == 422 and "has no recorded prompt inputs" in undecided.text
+    assert undecided.status_code == 409 and "only approved, edited or rejected drafts" in undecided.text
     no_trace(undecided)
 
 

@@ -9,10 +9,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -36,6 +36,15 @@ class LoginRequired(Exception):
         super().__init__(next_url)
         self.next_url = next_url
 
+
+
+async def read_form(request: Request) -> FormData:
+    """The posted form, read on the event loop; the handler itself is a plain `def` and runs in the thread pool,
+    so its database work (row locks included) never stalls other requests."""
+    return await request.form()
+
+
+FormDep = Annotated[FormData, Depends(read_form)]
 
 def _money(value: Any, currency: str = "") -> str:
     if value is None:

@@ -23,7 +23,7 @@ from core.repositories import prompts as prompt_repo
 from core.repositories.scoping import Principal
 from evals.metrics import calibration_bins, roc_points
 from evals.report import bar_chart, histogram, line_chart
-from web.common import form_text, message_of, page_user, render, status_of
+from web.common import FormDep, form_text, message_of, page_user, render, status_of
 
 router = APIRouter(prefix="/app/admin", include_in_schema=False)
 Admin = Annotated[Principal, Depends(page_user(Role.admin))]
@@ -77,12 +77,11 @@ def prompt_page(prompt_id: Short, request: Request, session: SessionDep, user: A
 
 
 @router.post("/prompts/{prompt_id}/versions", response_class=HTMLResponse)
-async def new_version(prompt_id: Short, request: Request, session: SessionDep, user: Admin) -> Response:
+def new_version(prompt_id: Short, request: Request, form: FormDep, session: SessionDep, user: Admin) -> Response:
     """The edited text becomes the next version, labelled staging; a template that does not parse re-renders
     the editor with the error and the text kept."""
     from prompts import registry
 
-    form = await request.form()
     template = form.get("template") if isinstance(form.get("template"), str) else ""
     try:
         text = form_text(form, "template")
@@ -98,11 +97,11 @@ async def new_version(prompt_id: Short, request: Request, session: SessionDep, u
 
 
 @router.post("/prompts/{prompt_id}/versions/{version}/preview", response_class=HTMLResponse)
-async def preview(prompt_id: Short, version: PathId, request: Request, session: SessionDep, user: Admin) -> Response:
+def preview(prompt_id: Short, version: PathId, request: Request, form: FormDep, session: SessionDep,
+            user: Admin) -> Response:
     """What the model would be sent for these inputs (no model call); htmx swaps the result in."""
     from prompts import registry
 
-    form = await request.form()
     try:
         raw = form_text(form, "inputs")
         try:
@@ -118,11 +117,11 @@ async def preview(prompt_id: Short, version: PathId, request: Request, session: 
 
 
 @router.post("/prompts/{prompt_id}/versions/{version}/promote", response_class=HTMLResponse)
-async def promote(prompt_id: Short, version: PathId, request: Request, session: SessionDep, user: Admin) -> Response:
+def promote(prompt_id: Short, version: PathId, request: Request, form: FormDep, session: SessionDep,
+            user: Admin) -> Response:
     """Production label to this version, if its eval gate passes (or the admin ticks override: audited)."""
     from prompts import registry
 
-    form = await request.form()
     try:
         registry.promote_version(session, prompt_id, version, user.actor, override=form.get("override") == "1")
     except CrmError as exc:

@@ -17,7 +17,7 @@ from core.repositories import scoping, web_views
 from core.repositories.scoping import Principal
 from core.services import auth as auth_service
 from core.services.auth import Unauthenticated
-from web.common import form_text, page_user, render, safe_next
+from web.common import FormDep, form_text, page_user, render, safe_next
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 SignedIn = Annotated[Principal, Depends(page_user())]
@@ -31,9 +31,8 @@ def login_page(request: Request, user: OptionalUser, next: str | None = None) ->
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login_submit(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def login_submit(request: Request, form: FormDep, session: SessionDep, settings: SettingsDep) -> Response:
     """Form sign-in: the same function as POST /auth/login; a wrong password re-renders the form (401)."""
-    form = await request.form()
     next_url = safe_next(form.get("next") if isinstance(form.get("next"), str) else None)  # type: ignore[arg-type]
     email = form.get("email")
     shown = email.strip()[:320] if isinstance(email, str) else ""

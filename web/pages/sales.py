@@ -20,7 +20,7 @@ from core.repositories.scoping import Principal
 from core.services import deals as deal_service
 from core.services import suggestions as suggestion_service
 from core.services.auth import Forbidden
-from web.common import form_int, form_text, message_of, page_user, render, status_of
+from web.common import FormDep, form_int, form_text, message_of, page_user, render, status_of
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 Seller = Annotated[Principal, Depends(page_user(Role.rep, Role.manager))]
@@ -55,10 +55,9 @@ def board(request: Request, session: SessionDep, user: Seller, pipeline_id: Path
 
 
 @router.post("/deals/{deal_id}/stage", response_class=HTMLResponse)
-async def move_stage(deal_id: PathId, request: Request, session: SessionDep, user: SignedIn) -> Response:
+def move_stage(deal_id: PathId, request: Request, form: FormDep, session: SessionDep, user: SignedIn) -> Response:
     """The drop target of the board (and the deal page's form): the same service as POST /deals/{id}/stage.
     Answers a small status fragment; 4xx with the reason when the move is refused."""
-    form = await request.form()
     try:
         deal = scoping.get_visible(session, user, Deal, deal_id, lock=True)
         if user.role is Role.csm:
@@ -101,10 +100,9 @@ def deal_page(deal_id: PathId, request: Request, session: SessionDep, user: Sign
 
 
 @router.post("/suggestions/{suggestion_id}/{action}", response_class=HTMLResponse)
-async def decide_suggestion(suggestion_id: PathId, action: str, request: Request, session: SessionDep,
+def decide_suggestion(suggestion_id: PathId, action: str, request: Request, form: FormDep, session: SessionDep,
                             user: SignedIn) -> Response:
     """Accept or dismiss (htmx swaps the suggestion); a second decision shows the conflict in place."""
-    form = await request.form()
     try:
         if action not in ("accept", "dismiss"):
             raise InvalidInput("action", "must be accept or dismiss")

@@ -21,7 +21,7 @@ from core.services import approvals as approval_service
 from core.services import eval_feedback
 from core.services.customer360 import Customer360, customer_360
 from web.charts import time_series
-from web.common import form_text, message_of, page_user, render, status_of
+from web.common import FormDep, form_text, message_of, page_user, render, status_of
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 SignedIn = Annotated[Principal, Depends(page_user())]
@@ -77,10 +77,9 @@ def inbox_item(approval_id: PathId, request: Request, session: SessionDep, user:
 
 
 @router.post("/inbox/{approval_id}", response_class=HTMLResponse)
-async def decide(approval_id: PathId, request: Request, session: SessionDep, user: SignedIn) -> Response:
+def decide(approval_id: PathId, request: Request, form: FormDep, session: SessionDep, user: SignedIn) -> Response:
     """Approve, edit (send my text) or reject (reason required): the same service as the JSON API, which claims
     the approval in its own transaction and resumes the waiting agent run. A bad form re-renders with the error."""
-    form = await request.form()
     ctx = _item_context(session, user, approval_id)
     draft: Draft = ctx["draft"]
     try:
