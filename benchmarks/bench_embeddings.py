@@ -215,7 +215,7 @@ def bench_search(n_vectors: int, n_queries: int, k: int, recall_queries: int) ->
 
 
 QUICK = ["--texts", "64", "--accounts", "30", "--vectors", "20000", "--queries", "100", "--recall-queries", "30"]
-FULL = ["--vectors", "500000", "--queries", "200", "--recall-queries", "30"]  # 1,000,000 does not fit a 25-min run here
+FULL = ["--vectors", "1000000", "--queries", "200", "--recall-queries", "30"]
 
 
 def parser() -> argparse.ArgumentParser:
