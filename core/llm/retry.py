@@ -7,6 +7,7 @@ and honour a server's `Retry-After` header, capped at `WAIT_MAX_S`.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +33,9 @@ WAIT_MULTIPLIER_S = 1.0
 WAIT_MAX_S = 30.0
 RETRYABLE_STATUS = frozenset({408, 429})
 # Failures of the model service; anything else (a bug in our code) propagates untouched and is never retried.
-MODEL_ERRORS = (openai.OpenAIError, ModelError, httpx.HTTPError)
+# A 200 whose body is not a chat completion (a broken proxy, a truncated answer) is the service's failure too:
+# the caller falls back to its template instead of failing the run.
+MODEL_ERRORS = (openai.OpenAIError, ModelError, httpx.HTTPError, UnicodeDecodeError, json.JSONDecodeError)
 
 
 class ModelCallError(CrmError):
