@@ -264,3 +264,14 @@ def test_grounded_but_empty_advice_is_refused() -> None:
     assert issues(("Call the customer this week", "The close date passed."),
                   ("Email the customer this week", "The close date passed.")) == [
         "action 2: repeats the text of action 1"]
+
+
+def test_repository_queries_take_more_ids_than_postgres_allows_bound_parameters(session: Session) -> None:
+    """A nightly sweep over 100,000 open deals: one array parameter, not 100,000 (the limit is 65,535)."""
+    from core.repositories import deal_coach as coach_repo
+
+    ids = list(range(1, 100_001))
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    assert coach_repo.last_activity(session, ids, now) == {}
+    assert coach_repo.activity_counts(session, ids, now) == {}
+    assert coach_repo.close_date_changes(session, ids) == {}

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import BigInteger, and_, any_, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from core.models import (
@@ -34,6 +35,11 @@ CLOSE_DATE_ACTION = "close_date"
 OPEN_TASK = (TaskStatus.open, TaskStatus.in_progress)
 
 
+def _any(ids: Sequence[int]) -> Any:
+    """`= ANY(:ids)`: one array parameter however many ids (an IN list stops at 65,535 bound parameters)."""
+    return any_(literal(list(ids), type_=ARRAY(BigInteger)))
+
+
 def deal_rows(session: Session, deal_ids: Sequence[int] | None = None, *,
               open_only: bool = True) -> list[dict[str, Any]]:
     """Deals (open ones, or the given ids) with stage, pipeline, account and owner."""
@@ -49,7 +55,7 @@ def deal_rows(session: Session, deal_ids: Sequence[int] | None = None, *,
             .outerjoin(User, User.id == Deal.owner_id)
             .order_by(Deal.id))
     if deal_ids is not None:
-        stmt = stmt.where(Deal.id.in_(list(deal_ids)))
+        stmt = stmt.where(Deal.id == _any(deal_ids))
     if open_only:
         stmt = stmt.where(Deal.status == DealStatus.open)
     return [dict(row._mapping) for row in session.execute(stmt)]
@@ -78,7 +84,7 @@ def last_activity(session: Session, deal_ids: Sequence[int], now: datetime) -> d
     ranked = (select(Activity.deal_id, Activity.id, Activity.occurred_at,
                      func.row_number().over(partition_by=Activity.deal_id,
                                             order_by=(Activity.occurred_at.desc(), Activity.id.desc())).label("rn"))
-              .where(Activity.deal_id.in_(list(deal_ids)), Activity.occurred_at <= now).subquery())
+              .where(Activity.deal_id == _any(deal_ids), Activity.occurred_at <= now).subquery())
     stmt = select(ranked.c.deal_id, ranked.c.id, ranked.c.occurred_at).where(ranked.c.rn == 1)
     return {int(d): (int(i), at) for d, i, at in session.execute(stmt)}
 
@@ -87,7 +93,7 @@ def activity_counts(session: Session, deal_ids: Sequence[int], now: datetime) ->
     if not deal_ids:
         return {}
     stmt = (select(Activity.deal_id, func.count(Activity.id))
-            .where(Activity.deal_id.in_(list(deal_ids)), Activity.occurred_at <= now).group_by(Activity.deal_id))
+            .where(Activity.deal_id == _any(deal_ids), Activity.occurred_at <= now).group_by(Activity.deal_id))
     return {cast(int, d): int(n) for d, n in session.execute(stmt)}
 
 
@@ -98,13 +104,13 @@ def next_steps(session: Session, deal_ids: Sequence[int], now: datetime,
         return {}
     found: dict[int, list[dict[str, Any]]] = {}
     tasks = (select(Task.deal_id, Task.id, Task.title, Task.due_at)
-             .where(Task.deal_id.in_(list(deal_ids)), Task.status.in_(OPEN_TASK), Task.due_at >= now,
+             .where(Task.deal_id == _any(deal_ids), Task.status.in_(OPEN_TASK), Task.due_at >= now,
                     or_(Task.idempotency_key.is_(None), ~Task.idempotency_key.like(f"{exclude_key_prefix}%")))
              .order_by(Task.due_at, Task.id))
     for deal_id, task_id, title, due in session.execute(tasks):
         found.setdefault(cast(int, deal_id), []).append({"kind": "task", "id": int(task_id), "title": title, "at": due})
     acts = (select(Activity.deal_id, Activity.id, Activity.subject, Activity.occurred_at)
-            .where(Activity.deal_id.in_(list(deal_ids)), Activity.occurred_at > now)
+            .where(Activity.deal_id == _any(deal_ids), Activity.occurred_at > now)
             .order_by(Activity.occurred_at, Activity.id))
     for deal_id, act_id, subject, at in session.execute(acts):
         found.setdefault(cast(int, deal_id), []).append({"kind": "activity", "id": int(act_id), "title": subject,
@@ -120,7 +126,7 @@ def decision_maker_contacts(session: Session, deal_ids: Sequence[int],
     name = func.concat_ws(" ", Contact.first_name, func.nullif(Contact.last_name, ""))
     stmt = (select(Activity.deal_id, Contact.id, name, func.max(Activity.occurred_at), func.count(Activity.id))
             .join(Contact, Contact.id == Activity.contact_id)
-            .where(Activity.deal_id.in_(list(deal_ids)), Activity.occurred_at <= now,
+            .where(Activity.deal_id == _any(deal_ids), Activity.occurred_at <= now,
                    Contact.buying_role == BuyingRole.decision_maker)
             .group_by(Activity.deal_id, Contact.id, name).order_by(Activity.deal_id, Contact.id))
     found: dict[int, list[dict[str, Any]]] = {}
@@ -136,7 +142,7 @@ def account_contacts(session: Session, account_ids: Sequence[int]) -> dict[int, 
         return {}
     stmt = (select(Contact.account_id, Contact.id, Contact.first_name, Contact.last_name, Contact.title,
                    Contact.buying_role)
-            .where(Contact.account_id.in_(list(account_ids))).order_by(Contact.account_id, Contact.id))
+            .where(Contact.account_id == _any(account_ids)).order_by(Contact.account_id, Contact.id))
     found: dict[int, list[dict[str, Any]]] = {}
     for account_id, contact_id, first, last, title, role in session.execute(stmt):
         found.setdefault(cast(int, account_id), []).append({"id": int(contact_id), "first_name": first,
@@ -151,7 +157,7 @@ def close_date_changes(session: Session, deal_ids: Sequence[int]) -> dict[int, l
         return {}
     stmt = (select(AuditLog.entity_id, AuditLog.before, AuditLog.after, AuditLog.at)
             .where(AuditLog.entity_type == "deal", AuditLog.action == CLOSE_DATE_ACTION,
-                   AuditLog.entity_id.in_(list(deal_ids)))
+                   AuditLog.entity_id == _any(deal_ids))
             .order_by(AuditLog.entity_id, AuditLog.at, AuditLog.id))
     found: dict[int, list[dict[str, Any]]] = {}
     for deal_id, before, after, at in session.execute(stmt):
@@ -189,7 +195,7 @@ def won_deals_of_accounts(session: Session, account_ids: Sequence[int], exclude_
     stmt = (select(Deal.id, Deal.name, Deal.amount, Deal.currency, Deal.account_id,
                    Account.name.label("account_name"), Deal.closed_at, cycle.label("cycle_days"))
             .join(Account, Account.id == Deal.account_id)
-            .where(Deal.status == DealStatus.won, Deal.account_id.in_(list(account_ids)), Deal.id != exclude_deal)
+            .where(Deal.status == DealStatus.won, Deal.account_id == _any(account_ids), Deal.id != exclude_deal)
             .order_by(Deal.closed_at.desc(), Deal.id.desc()).limit(limit))
     return [dict(row._mapping) for row in session.execute(stmt)]
 
@@ -203,7 +209,7 @@ def coached_hashes(session: Session, agent: str, deal_ids: Sequence[int]) -> dic
                                             order_by=(AgentRun.finished_at.desc().nulls_first(),
                                                       AgentRun.id.desc())).label("rn"))
               .where(AgentRun.agent == agent, AgentRun.subject_type == "deal",
-                     AgentRun.subject_id.in_(list(deal_ids)),
+                     AgentRun.subject_id == _any(deal_ids),
                      AgentRun.status.in_(("succeeded", "waiting_review")), AgentRun.input_hash.is_not(None))
               .subquery())
     stmt = select(ranked.c.subject_id, ranked.c.input_hash).where(ranked.c.rn == 1)
@@ -242,7 +248,7 @@ def open_suggestions(session: Session, agent: str, deal_ids: Sequence[int]) -> d
         return {}
     stmt = (select(Suggestion.subject_id, func.max(Suggestion.id))
             .where(and_(Suggestion.agent == agent, Suggestion.subject_type == "deal",
-                        Suggestion.subject_id.in_(list(deal_ids)), Suggestion.status == "open"))
+                        Suggestion.subject_id == _any(deal_ids), Suggestion.status == "open"))
             .group_by(Suggestion.subject_id))
     return {int(d): int(s) for d, s in session.execute(stmt)}
 
