@@ -24,6 +24,7 @@ from tests import factories
 from tests.conftest import committing_engine
 from tests.lead_scoring_data import make_leads
 from tests.llm_mock import ScriptedServer, llm_settings, text, tool
+from tools.lead_scoring import training
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 NOTE = ("We have roughly 50k set aside. Our CFO signs off on anything above 10k. We need to replace our "
@@ -44,6 +45,7 @@ def agents(engine: Engine) -> Iterator[None]:
         registry.register(spec)
     with session_scope(engine) as session:
         make_leads(session, 80, seed=5)
+        training.train_and_store(session, NOW)  # a promoted model from the start: cold start is tested elsewhere
     yield
     for spec in specs:
         registry.unregister(spec.name)
@@ -104,12 +106,16 @@ def test_bant_becomes_features_and_the_rep_gets_a_rationale_and_next_step(engine
                                                                   ("lead_scorer.explain@1", "ok")]
         assert calls[-1].run_id == calls[-2].run_id is not None
 
-    # The BANT columns are new inputs: one more scoring on them without reading the notes again, then skipped.
+    # The columns the agent filled itself are not new inputs: the next run on the unchanged lead is skipped.
+    idle = ScriptedServer()
+    assert _run(engine, lead_id, idle) == "skipped" and idle.requests == []
+    # A person correcting one of them is: one more scoring (explained), without reading the notes again.
+    with session_scope(engine) as session:
+        session.get_one(Lead, lead_id).bant_budget = Decimal("80000")
     again = ScriptedServer(text("Budget and timeline are known, so it scores this way."))
     assert _run(engine, lead_id, again) == "succeeded"
     assert len(again.requests) == 1 and "bant" not in again.requests[0]["messages"][0]["content"].lower()
-    idle = ScriptedServer()
-    assert _run(engine, lead_id, idle) == "skipped" and idle.requests == []
+    assert _run(engine, lead_id, ScriptedServer()) == "skipped"
 
 
 def test_a_value_a_person_entered_is_kept(engine: Engine) -> None:

@@ -7,6 +7,7 @@ to the model only through the prompts' `fence` filter; factors are passed as pla
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -35,6 +36,25 @@ def bant_source(session: Any, lead_id: int) -> str | None:
     """For gather: which texts the signals would come from (None when the lead has none)."""
     texts = repo.lead_texts(session, lead_id)
     return source_hash(texts) if texts else None
+
+
+def agent_written_bant(record: dict[str, Any]) -> frozenset[str]:
+    """BANT columns whose value is still what this agent wrote (a person's later edit makes it theirs again)."""
+    bant = (record.get("custom") or {}).get("bant")
+    if not isinstance(bant, dict):
+        return frozenset()
+    written, values = set(bant.get("written") or []), dict(bant.get("values") or {})
+    fields = record.get("fields") or {}
+    return frozenset(c for c in COLUMNS if c in written and c in values and _comparable(fields.get(c)) == values[c])
+
+
+def _comparable(value: Any) -> Any:
+    """The same value before and after a round trip through the database (Decimal 50000.0 vs 50000.00)."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float | Decimal):
+        return float(value)
+    return str(value)
 
 
 def _lead(session: Any, lead_id: int) -> Lead:
@@ -90,6 +110,7 @@ def extract_bant(state: ScorerState, runtime: Runtime[RunContext]) -> ScorerStat
             setattr(lead, name, value)
         signals = result.value.model_dump() | {"source": inputs["bant_source"], "activity_ids": [i for i, _ in texts],
                                                "written": sorted(set(owned) | set(values)),
+                                               "values": {k: _comparable(getattr(lead, k)) for k in COLUMNS},
                                                "prompt_ref": prompt.ref, "model": result.model}
         lead.custom_fields = dict(lead.custom_fields or {}) | {"bant": signals}
         events.add_audit(session, actor=f"agent:{ctx.agent}", action="bant_extracted", entity_type="lead",

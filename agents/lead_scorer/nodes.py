@@ -12,7 +12,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from sqlalchemy.orm import Session
 
-from agents.lead_scorer.llm import bant_source
+from agents.lead_scorer.llm import agent_written_bant, bant_source
 from agents.lead_scorer.state import ScorerState
 from agents.runtime.context import RunContext
 from core.errors import InvalidInput, NotFound
@@ -32,14 +32,28 @@ def _as_of(now: datetime) -> datetime:
 
 
 def gather(session: Session, lead_id: int | None, now: datetime) -> dict[str, Any]:
-    """The lead's features as of today and the promoted model's version: either change means a new score."""
+    """The lead's features as of today and the promoted model's version: either change means a new score.
+
+    BANT columns this agent filled itself count as still empty (their source texts' fingerprint, `bant_source`,
+    stands in for them), so the run after an extraction sees the same inputs and is skipped; a person's BANT edit
+    still counts. The score step reads the full features again.
+    """
     records = repo.lead_records(session, [lead_id]) if lead_id is not None else []
     if not records:
         raise NotFound("lead", lead_id)
     promoted = repo.promoted_model(session, training.MODEL_NAME)
     as_of = _as_of(now)
-    return {"lead_id": lead_id, "as_of": as_of.isoformat(), "features": raw_features(records[0], as_of),
-            "model_id": promoted.id if promoted else None, "bant_source": bant_source(session, records[0]["lead_id"])}
+    record = records[0]
+    unread = {**record, "fields": {**record["fields"], **dict.fromkeys(agent_written_bant(record))}}
+    return {"lead_id": lead_id, "as_of": as_of.isoformat(), "features": raw_features(unread, as_of),
+            "model_id": promoted.id if promoted else None, "bant_source": bant_source(session, record["lead_id"])}
+
+
+def full_features(session: Session, inputs: dict[str, Any]) -> dict[str, Any]:
+    records = repo.lead_records(session, [inputs["lead_id"]])
+    if not records:
+        raise NotFound("lead", inputs["lead_id"])
+    return raw_features(records[0], datetime.fromisoformat(inputs["as_of"]))
 
 
 def lead_of_event(event: OutboxEvent) -> int | None:
@@ -109,7 +123,7 @@ def score(state: ScorerState, runtime: Runtime[RunContext]) -> ScorerState:
         if current is None:
             return {"skipped": "no promoted scoring model"}
         ref, scorer = current
-        explained = scorer.explain(state.get("features") or inputs["features"])  # BANT just read, if any
+        explained = scorer.explain(state.get("features") or full_features(session, inputs))
         factors = explained.factors_json() | {"probability": round(explained.probability, 4)}
         previous = repo.last_history(session, inputs["lead_id"])
         if previous is not None:
