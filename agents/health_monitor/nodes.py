@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from agents.health_monitor.state import HealthState
 from agents.runtime.context import RunContext
 from core.config import get_settings
-from core.llm.generate import generate_text
+from core.llm.generate import FallbackRejectedError, generate_text
 from core.llm.guards import GuardContext
 from core.models import OutboxEvent
 from core.models.enums import TaskPriority
@@ -122,9 +122,18 @@ def summarize(state: HealthState, runtime: Runtime[RunContext]) -> HealthState:
               "change": change.get("summary", ""), "reasons": change.get("reasons", []),
               "drivers": _drivers(inputs, scored)}
     with ctx.transaction() as session:
-        text = generate_text(
-            session, agent=ctx.agent, prompt=prompt, run_id=ctx.run_id, http_client=ctx.http_client, now=ctx.now,
-            settings=ctx.settings, guard=GuardContext(language="en", min_chars=20, max_chars=900), inputs=values)
+        try:
+            text = generate_text(
+                session, agent=ctx.agent, prompt=prompt, run_id=ctx.run_id, http_client=ctx.http_client,
+                now=ctx.now, settings=ctx.settings, guard=GuardContext(language="en", min_chars=20, max_chars=900),
+                inputs=values)
+        except FallbackRejectedError as exc:
+            # The account's own text (its name) makes even the template fail the guards, e.g. an injection
+            # planted in the name: the CSM still gets the drop, in words built from the score alone.
+            plain = (f"Health fell from {scored['previous_score']} ({scored['previous_band']}) to {scored['score']} "
+                     f"({scored['band']}). " + "; ".join(str(r) for r in change.get("reasons", [])[:3])).strip()
+            return {"summary": {"text": plain, "prompt_ref": prompt.ref, "model": None, "fallback": True,
+                                "note": f"the account's text failed the guards ({str(exc)[:120]})"}}
     body, fallback, note = text.text, text.fallback, text.note
     invented = [] if fallback else invented_numbers(body, " ".join(str(v) for v in values.values()))
     if invented:
