@@ -22,5 +22,6 @@ def build_graph(checkpointer: Any) -> Any:
 
 def agent_specs() -> list[AgentSpec]:
     return [AgentSpec(name=nodes.AGENT, subject_type="account", build_graph=build_graph, gather=nodes.gather,
-                      events=("account.created", "account.updated", "contact.created", "contact.updated", "activity.logged"),
+                      events=("account.created", "account.updated", "contact.created", "contact.updated",
+                              "activity.logged"),
                       event_subject=nodes.account_of_event, subjects=nodes.all_accounts)]
