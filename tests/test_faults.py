@@ -108,11 +108,19 @@ def test_the_model_server_down_then_back_is_bridged_by_retries(
     run_id, lead_id = _writer_run()
     handler = _OnRetry(model_server.start)  # the server is down for the first attempt and back for the next
     retry_log = logging.getLogger("core.llm.retry")
+    # Earlier tests (Celery's worker, for one) may have raised the root level: this logger speaks up regardless.
+    level, disabled, muted = retry_log.level, retry_log.disabled, logging.root.manager.disable
+    retry_log.setLevel(logging.WARNING)
+    retry_log.disabled = False
+    logging.disable(logging.NOTSET)
     retry_log.addHandler(handler)
     try:
         outcome = execute_run(run_id, settings=_model_settings(model_server))
     finally:
         retry_log.removeHandler(handler)
+        retry_log.setLevel(level)
+        retry_log.disabled = disabled
+        logging.disable(muted)
     assert handler.fired == 1 and outcome.status == "succeeded", outcome.error
     (suggestion,) = _suggestions(lead_id)
     assert (suggestion.body, suggestion.fallback) == (EXPLANATION, False)
