@@ -120,6 +120,16 @@ def test_grounded_advice_becomes_a_suggestion_a_task_and_a_score_once(engine: En
                                 occurred_at=NOW + timedelta(hours=1), deal_id=deal_id)
     with session_scope(engine) as session:
         assert deal_id in flagged_changed_deals(session, NOW + timedelta(hours=2))  # a new fact: coached again
+        first_id = session.scalars(select(Suggestion.id).where(Suggestion.subject_id == deal_id,
+                                                               Suggestion.agent == "deal_coach")).one()
+    recoach = _execute(engine, "deal_coach", deal_id, now=NOW + timedelta(hours=2), server=ScriptedServer(
+        tool(_advice(f"Call Dana{number} Decider about the agenda", "Nothing is planned after the agenda email."))))
+    assert recoach.status == "succeeded", recoach.error
+    with session_scope(engine) as session:  # the rep sees the current advice; the earlier one is closed, by nobody
+        rows = session.scalars(select(Suggestion).where(Suggestion.subject_id == deal_id,
+                                                        Suggestion.agent == "deal_coach").order_by(Suggestion.id)).all()
+        assert [(r.id == first_id, r.status) for r in rows] == [(True, "dismissed"), (False, "open")]
+        assert rows[0].evidence["superseded_by"] == rows[1].id and rows[0].decided_by_id is None
 
 
 def test_ungrounded_advice_gets_one_repair_then_the_fallback(engine: Engine) -> None:

@@ -246,6 +246,7 @@ def write(state: CoachState, runtime: Runtime[RunContext]) -> CoachState:
                       "win_probability": deal["win_probability"], "outcome": advice["outcome"],
                       "note": advice["note"]},
             prompt_ref=advice["prompt_ref"], model=advice["model"], fallback=advice["fallback"])
+        repo.supersede_open_suggestions(session, ctx.agent, ctx.origin.subject_id, suggestion.id, ctx.now)
         due = datetime.combine(first.due_date, time(17, 0), tzinfo=UTC)
         task = outputs.write_task(
             session, ctx.origin, purpose=TASK, title=first.action, assignee_id=deal["owner_id"], due_at=due,

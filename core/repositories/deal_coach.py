@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, and_, any_, func, literal, or_, select
+from sqlalchemy import BigInteger, and_, any_, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -272,3 +272,16 @@ def account_profile(session: Session, account_id: int | None) -> tuple[str | Non
         return None, None
     row = session.execute(select(Account.industry, Account.description).where(Account.id == account_id)).first()
     return (row[0], row[1]) if row else (None, None)
+
+
+def supersede_open_suggestions(session: Session, agent: str, deal_id: int, keep_id: int,
+                               now: datetime) -> list[int]:
+    """Close the coach's earlier open suggestions on a deal it just coached again (the rep sees the current one);
+    `decided_by_id` stays empty, so no person is said to have dismissed them."""
+    stmt = (update(Suggestion)
+            .where(Suggestion.agent == agent, Suggestion.subject_type == "deal", Suggestion.subject_id == deal_id,
+                   Suggestion.status == "open", Suggestion.id != keep_id)
+            .values(status="dismissed", decided_at=now,
+                    evidence=Suggestion.evidence.op("||")(func.jsonb_build_object("superseded_by", keep_id)))
+            .returning(Suggestion.id))
+    return [int(i) for i in session.scalars(stmt)]
