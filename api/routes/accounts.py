@@ -28,7 +28,6 @@ from api.routes.common import (
     Text64,
     Text200,
     Text255,
-    apply_patch,
 )
 from core.errors import InvalidInput
 from core.models import Account, Contact
@@ -38,6 +37,7 @@ from core.repositories.scoping import Principal
 from core.services import engagement
 from core.services.auth import Forbidden
 from core.services.snapshot import snapshot
+from core.services.updates import update_fields
 
 router = APIRouter(tags=["accounts"])
 
@@ -183,7 +183,7 @@ def update_account(account_id: PathId, body: AccountPatch, session: SessionDep, 
     if not user.is_admin and "csm_id" in changes:
         raise InvalidInput("csm_id", "only an admin assigns a CSM")
     check_assignable(session, user, "account_manager_id", changes.get("account_manager_id"))
-    apply_patch(session, account, changes, actor=user.actor, actor_id=user.user_id, entity_type="account")
+    update_fields(session, account, changes, entity_type="account", actor=user.actor, actor_id=user.user_id)
     session.refresh(account)
     return account
 
@@ -232,7 +232,7 @@ def update_contact(contact_id: PathId, body: ContactPatch, session: SessionDep, 
         if key in changes and changes[key] is None:
             raise InvalidInput(key, "must not be null")
     check_assignable(session, user, "owner_id", changes.get("owner_id"))
-    apply_patch(session, contact, changes, actor=user.actor, actor_id=user.user_id, entity_type="contact")
+    update_fields(session, contact, changes, entity_type="contact", actor=user.actor, actor_id=user.user_id)
     session.refresh(contact)
     return contact
 

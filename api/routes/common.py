@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy.orm import Session
-
-from core.models.base import Base
-from core.services.updates import update_fields
 
 MAX_ID = 2**63 - 1
 
@@ -45,7 +41,3 @@ class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-def apply_patch(session: Session, row: Base, changes: dict[str, Any], *, actor: str, actor_id: int,
-                entity_type: str) -> None:
-    """Set the sent fields only (PATCH semantics): audited, and announced to the agents (core/services/updates)."""
-    update_fields(session, row, changes, entity_type=entity_type, actor=actor, actor_id=actor_id)

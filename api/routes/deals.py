@@ -24,7 +24,6 @@ from api.routes.common import (
     Short,
     Text200,
     Text255,
-    apply_patch,
 )
 from core.errors import InvalidInput
 from core.models import Account, Contact, Deal, Pipeline, Quote
@@ -36,6 +35,7 @@ from core.repositories.scoping import Principal
 from core.services import deals as deal_service
 from core.services import quotes as quote_service
 from core.services.auth import Forbidden
+from core.services.updates import update_fields
 
 router = APIRouter(tags=["deals"])
 
@@ -204,7 +204,7 @@ def update_deal(deal_id: PathId, body: DealPatch, session: SessionDep, user: Cur
             raise InvalidInput(key, "must not be null")
     check_assignable(session, user, "owner_id", changes.get("owner_id"))
     check_ref(session, user, Contact, changes.get("primary_contact_id"))
-    apply_patch(session, deal, changes, actor=user.actor, actor_id=user.user_id, entity_type="deal")
+    update_fields(session, deal, changes, entity_type="deal", actor=user.actor, actor_id=user.user_id)
     session.refresh(deal)
     return deal
 

@@ -10,13 +10,14 @@ from pydantic import BaseModel
 
 from api.deps import CurrentUser, SessionDep
 from api.routes.accounts import check_assignable, check_ref
-from api.routes.common import Limit, LongText, Name, Offset, Out, PathId, RefId, apply_patch
+from api.routes.common import Limit, LongText, Name, Offset, Out, PathId, RefId
 from core.errors import InvalidInput
 from core.models import Account, Activity, Contact, Deal, Lead, Task
 from core.models.enums import ActivityKind, TaskPriority, TaskSource, TaskStatus
 from core.repositories import scoping
 from core.repositories.scoping import Principal
 from core.services import engagement
+from core.services.updates import update_fields
 
 router = APIRouter(tags=["activities & tasks"])
 
@@ -160,7 +161,7 @@ def update_task(task_id: PathId, body: TaskPatch, session: SessionDep, user: Cur
     if "status" in changes:
         done = changes["status"] in (TaskStatus.done, TaskStatus.cancelled)
         changes["completed_at"] = (task.completed_at or datetime.now(UTC)) if done else None
-    apply_patch(session, task, changes, actor=user.actor, actor_id=user.user_id, entity_type="task")
+    update_fields(session, task, changes, entity_type="task", actor=user.actor, actor_id=user.user_id)
     session.refresh(task)
     return task
 

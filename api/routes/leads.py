@@ -25,7 +25,6 @@ from api.routes.common import (
     Short,
     Text200,
     Text255,
-    apply_patch,
 )
 from core.errors import InvalidInput
 from core.models import Account, Contact, Lead
@@ -33,6 +32,7 @@ from core.models.enums import ActivityKind, LeadSource, LeadStatus, Role
 from core.repositories import lead_capture, scoping
 from core.services import engagement
 from core.services import leads as lead_service
+from core.services.updates import update_fields
 
 router = APIRouter(tags=["leads"], dependencies=[Depends(require_roles(Role.rep, Role.manager))])
 public = APIRouter(tags=["public"])
@@ -155,7 +155,7 @@ def update_lead(lead_id: PathId, body: LeadPatch, session: SessionDep, user: Cur
     lead = scoping.get_visible(session, user, Lead, lead_id, lock=True)
     changes = body.model_dump(exclude_unset=True)
     check_assignable(session, user, "owner_id", changes.get("owner_id"))
-    apply_patch(session, lead, changes, actor=user.actor, actor_id=user.user_id, entity_type="lead")
+    update_fields(session, lead, changes, entity_type="lead", actor=user.actor, actor_id=user.user_id)
     session.refresh(lead)
     return lead
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import SessionDep
-from api.routes.common import PathId, apply_patch
+from api.routes.common import PathId
 from core.errors import CrmError, InvalidInput
 from core.models import Account, Activity, AgentScore, Deal, Lead, Pipeline, Suggestion, Task
 from core.models.enums import LeadStatus, Role, TaskStatus
@@ -20,6 +20,7 @@ from core.repositories.scoping import Principal
 from core.services import deals as deal_service
 from core.services import suggestions as suggestion_service
 from core.services.auth import Forbidden
+from core.services.updates import update_fields
 from web.common import FormDep, form_int, form_text, message_of, page_user, render, status_of
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -148,5 +149,5 @@ def task_done(task_id: PathId, request: Request, session: SessionDep, user: Sign
     if task.assignee_id != user.user_id and not user.is_admin:
         raise Forbidden("only the assignee completes a task here")
     changes: dict[str, Any] = {"status": TaskStatus.done, "completed_at": datetime.now(UTC)}
-    apply_patch(session, task, changes, actor=user.actor, actor_id=user.user_id, entity_type="task")
+    update_fields(session, task, changes, entity_type="task", actor=user.actor, actor_id=user.user_id)
     return render(request, "_task_row.html", {"t": task})
