@@ -23,6 +23,10 @@ def test_the_suite_on_a_sample_ranks_churners_and_prints_the_baseline(datasets_d
     m = json.loads(result.stdout)
     assert (m["rows"], m["test_rows"]) == (1500, 450)
     assert m["auc"] > 0.78 and m["baseline_auc"] > 0.78 and abs(m["auc"] - m["baseline_auc"]) < 0.06
+    # the reference models on the raw columns are fitted and scored on the same held-out rows (no folds asked)
+    assert set(m["ceiling"]) == {"logistic regression on raw columns + log(1 + tenure)",
+                                 "gradient boosting on raw columns"}
+    assert all(0.75 < c["auc"] < 1 and "cv" not in c for c in m["ceiling"].values())
     rates = m["band_churn_rates"]
     assert set(rates) == {"Healthy", "At Risk", "Critical"}
     assert sum(r["rows"] for r in rates.values()) == 450

@@ -34,6 +34,9 @@ def _print(result: HealthEvalResult, console: Console) -> None:
     table.add_row("health score (configured default weights)", f"{result.settings_weights_auc:.4f}", "-", "")
     table.add_row("baseline: logistic regression on raw columns", f"{result.baseline_auc:.4f}",
                   f"{base_cv['mean']:.4f} ± {base_cv['sd']:.4f}" if base_cv else "-", "")
+    for name, figures in result.ceiling.items():
+        table.add_row(f"reference: {name}", f"{figures['auc']:.4f}",
+                      f"{figures['cv']:.4f} ± {figures['cv_sd']:.4f}" if "cv" in figures else "-", "")
     console.print(table)
     bands = Table(title="Churn rate per band (held out)")
     for column in ("band", "customers", "churned", "churn rate"):
