@@ -28,21 +28,24 @@ SWEEP = "agents.sweep"
 RETRAIN_LEAD_MODEL = "agents.retrain_lead_model"
 
 
-def celery_enqueue(app: Celery, settings: Settings | None = None) -> Enqueue:
-    """Send `run_agent(run_id)`; call only after the transaction that created the run has committed."""
-    expires = (settings or get_settings()).task_expires_s
+def celery_enqueue(app: Celery, settings: Settings | None = None, countdown_s: float | None = None) -> Enqueue:
+    """Send `run_agent(run_id)`; call only after the transaction that created the run has committed.
+
+    `countdown_s` delays delivery (a retry after a lost database connection); the message still expires
+    `task_expires_s` after it was due."""
+    expires = (settings or get_settings()).task_expires_s + (countdown_s or 0)
 
     def enqueue(run_id: int) -> None:
-        app.send_task(RUN_AGENT, args=[run_id], expires=expires)
+        app.send_task(RUN_AGENT, args=[run_id], expires=expires, countdown=countdown_s)
 
     return enqueue
 
 
 def inline_enqueue(run_id: int) -> None:
     """Execute the run here and now (demo, debugging, no Redis): same code path as the worker's task."""
-    from agents.runtime.executor import execute_run
+    from agents.runtime.executor import execute_until_settled
 
-    execute_run(run_id)
+    execute_until_settled(run_id)
 
 
 def broker_available(url: str, timeout_s: float = 0.5) -> bool:

@@ -22,8 +22,14 @@ from core.services.approvals import check_sla
 
 @shared_task(bind=True, name=queue.RUN_AGENT)
 def run_agent(self: Task, run_id: int) -> str:
-    """Claim-and-run; a redelivered message carries the same task id, so it may take over its own run."""
-    return execute_run(run_id, task_id=self.request.id).status
+    """Claim-and-run; a redelivered message carries the same task id, so it may take over its own run.
+
+    A run put back in the queue after a lost database connection gets a new message, delayed by its retry
+    delay; if Redis refuses it, the run stays queued and the sweeper sends it later."""
+    outcome = execute_run(run_id, task_id=self.request.id)
+    if outcome.retry_in_s is not None:
+        queue.enqueue_all([run_id], queue.celery_enqueue(self.app, countdown_s=outcome.retry_in_s))
+    return outcome.status
 
 
 @shared_task(bind=True, name=queue.DISPATCH_OUTBOX)

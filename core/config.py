@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     task_expires_s: int = Field(default=3600, description="Every task message expires after this many seconds.")
     run_stuck_after_s: int = Field(
         default=900, description="The sweeper fails runs running without a heartbeat this long; re-sends queued ones.")
+    run_attempts: int = Field(
+        default=3, ge=1, description="Tries per run when the database connection drops under it (failover, pooler "
+                                     "restart); other errors fail the run at once.")
+    run_retry_delay_s: float = Field(
+        default=10.0, ge=0, description="Wait before the first retry of such a run; doubled for each further one.")
     event_debounce_s: int = Field(
         default=60, description="Events on one subject within this window cause one run (e.g. ten activities).")
     dispatch_interval_s: float = Field(default=2.0, description="How often the outbox dispatcher polls.")

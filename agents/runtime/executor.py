@@ -27,6 +27,7 @@ from agents import registry
 from agents.runtime import runs
 from agents.runtime.checkpoint import open_checkpointer
 from agents.runtime.context import RunContext
+from agents.runtime.transient import is_transient, retry_delay
 from core.config import Settings, get_settings
 from core.db.engine import get_engine, transaction
 from core.errors import Conflict, CrmError, InvalidInput
@@ -50,6 +51,7 @@ class RunOutcome:
     interrupts: list[Any] = field(default_factory=list)
     llm_calls: int = 0
     duration_ms: int = 0
+    retry_in_s: float | None = None  # set when a lost database connection put the run back in the queue
 
 
 class RunAbandoned(Exception):
@@ -95,9 +97,27 @@ class _Runner:
                           session_factory=self.sessions, settings=self.settings, http_client=self.http_client)
 
     def outcome(self, run_id: int, agent: str, status: str, *, claimed: bool = True, error: str | None = None,
-                interrupts: list[Any] | None = None, llm_calls: int = 0) -> RunOutcome:
+                interrupts: list[Any] | None = None, llm_calls: int = 0,
+                retry_in_s: float | None = None) -> RunOutcome:
         return RunOutcome(run_id, agent, status, claimed, error, interrupts or [], llm_calls,
-                          int((time.monotonic() - self.started) * 1000))
+                          int((time.monotonic() - self.started) * 1000), retry_in_s)
+
+    def failed(self, run: AgentRun, exc: Exception, *, with_totals: bool) -> RunOutcome:
+        """Record a failure: back to the queue when the database connection dropped and tries are left (the
+        caller sends it again after `retry_in_s`; the checkpoint keeps the steps done), else failed."""
+        message = error_message(exc)
+        retry = is_transient(exc) and run.attempts < self.settings.run_attempts
+        with self.tx() as session:
+            totals = self.totals(session, run.id) if with_totals else {}
+            if retry:
+                delay = retry_delay(self.settings.run_retry_delay_s, run.attempts)
+                note = f"try {run.attempts} of {self.settings.run_attempts} lost its database connection, " \
+                       f"retrying in {delay:g} s: {message}"
+                if runs.requeue_run(session, run.id, self.now(), note):
+                    return self.outcome(run.id, run.agent, "queued", error=note, retry_in_s=delay,
+                                        llm_calls=totals.get("llm_calls", 0))
+            runs.fail_run(session, run.id, self.now(), message, **totals)
+        return self.outcome(run.id, run.agent, "failed", error=message, llm_calls=totals.get("llm_calls", 0))
 
     def totals(self, session: Session, run_id: int) -> dict[str, Any]:
         totals = runs_repo.llm_totals(session, run_id)
@@ -127,12 +147,8 @@ class _Runner:
             with self.tx() as session:
                 current = runs.get_run(session, run.id)
                 return self.outcome(run.id, run.agent, current.status, error=current.error or str(exc))
-        except Exception as exc:  # any failure of the agent becomes the run's error
-            message = error_message(exc)
-            with self.tx() as session:
-                totals = self.totals(session, run.id)
-                runs.fail_run(session, run.id, self.now(), message, **totals)
-            return self.outcome(run.id, run.agent, "failed", error=message, llm_calls=totals["llm_calls"])
+        except Exception as exc:  # any failure of the agent becomes the run's error (or, if transient, a retry)
+            return self.failed(run, exc, with_totals=True)
         status = "waiting_review" if interrupts else "succeeded"
         with self.tx() as session:
             totals = self.totals(session, run.id)
@@ -177,12 +193,19 @@ def execute_run(run_id: int, *, now: datetime | None = None, task_id: str | None
                     runs.skip_run(session, run.id, runner.now(), f"inputs unchanged since run {previous.id}")
                     return runner.outcome(run.id, run.agent, "skipped")
         except Exception as exc:  # an unknown agent or a failed gather fails the run, not the worker
-            message = error_message(exc)
-            with runner.tx() as session:
-                runs.fail_run(session, run.id, runner.now(), message)
-            return runner.outcome(run.id, run.agent, "failed", error=message)
+            return runner.failed(run, exc, with_totals=False)
         ctx = runner.context(run, hash_)
         return runner.settle(run, lambda: runner.drive(saver, spec, ctx, {"inputs": inputs}))
+
+
+def execute_until_settled(run_id: int, **options: Any) -> RunOutcome:
+    """execute_run for callers without a queue (CLI, demo, inline delivery): a run put back after a lost
+    database connection is tried again here, after its delay, until it settles or its tries are used up."""
+    outcome = execute_run(run_id, **options)
+    while outcome.retry_in_s is not None:
+        time.sleep(outcome.retry_in_s)
+        outcome = execute_run(run_id, **options)
+    return outcome
 
 
 def _has_checkpoint(saver: PostgresSaver, run_id: int) -> bool:

@@ -61,6 +61,15 @@ def fail_run(session: Session, run_id: int, now: datetime, error: str, **totals:
                            error=error[:ERROR_MAX_CHARS], **totals)
 
 
+def requeue_run(session: Session, run_id: int, now: datetime, note: str) -> bool:
+    """Running -> queued for another try (a lost database connection); the note says why until it is claimed.
+
+    The task id is cleared so any claim may take it; `heartbeat_at` = now, so the sweeper re-sends it only if the
+    retry message is lost too."""
+    return repo.set_status(session, run_id, "queued", now=now, from_statuses=("running",),
+                           error=note[:ERROR_MAX_CHARS], task_id=None)
+
+
 def skip_run(session: Session, run_id: int, now: datetime, reason: str) -> bool:
     """Nothing to do (e.g. unchanged input): finished without a model call or an output."""
     return repo.set_status(session, run_id, "skipped", now=now, from_statuses=("queued", "running"),

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from agents import registry
 from agents.runtime import runs as run_service
-from agents.runtime.executor import RunOutcome, execute_run
+from agents.runtime.executor import RunOutcome, execute_until_settled
 from core.db.engine import session_scope
 from core.errors import InvalidInput
 from core.models.agents import RUN_STATUSES
@@ -71,7 +71,7 @@ def run(agent: Annotated[str, typer.Argument(help="Registered agent name (see SA
     if not queued:
         console.print(f"{agent}: no subjects to run on")
         return
-    results = [(subject_id, execute_run(run_id)) for subject_id, run_id in queued]
+    results = [(subject_id, execute_until_settled(run_id)) for subject_id, run_id in queued]
     console.print(_outcomes_table(results))
     with session_scope() as session:
         for subject_id, outcome in results[:MAX_LISTED_OUTPUTS]:

@@ -82,7 +82,7 @@ def score_open_leads() -> None:
 
     from agents import registry
     from agents.runtime import runs as run_service
-    from agents.runtime.executor import execute_run
+    from agents.runtime.executor import execute_until_settled
     from api.cli.main import console
     from core.repositories import lead_scoring as lead_repo
 
@@ -93,7 +93,7 @@ def score_open_leads() -> None:
         run_ids = [run.id for sid in subjects
                    if (run := run_service.create_run(session, spec.name, "manual", spec.subject_type, sid))]
     console.print(f"[bold]7.[/bold] Lead Scorer on {len(run_ids)} open leads (inline)")
-    outcomes = [execute_run(run_id) for run_id in run_ids]
+    outcomes = [execute_until_settled(run_id) for run_id in run_ids]
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1

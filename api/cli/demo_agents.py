@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from agents import registry
 from agents.registry import AgentSpec
 from agents.runtime import runs as run_service
-from agents.runtime.executor import execute_run
+from agents.runtime.executor import execute_until_settled
 from core.db.engine import session_scope
 from core.repositories import nps_followup as nps_repo
 from core.services.outputs import outputs_of_run
@@ -54,7 +54,7 @@ def run_agent(spec: AgentSpec, now: datetime, llm_limit: int) -> AgentReport:
                    if (run := run_service.create_run(session, spec.name, "manual", spec.subject_type, sid))]
     report = AgentReport(spec.name, len(subjects))
     for run_id in run_ids:
-        outcome = execute_run(run_id)
+        outcome = execute_until_settled(run_id)
         report.statuses[outcome.status] += 1
         report.llm_calls += outcome.llm_calls
         with session_scope() as session:

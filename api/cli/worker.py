@@ -14,7 +14,7 @@ from rich.table import Table
 from agents.celery_app import app_beat_schedule, create_app
 from agents.dispatcher import BATCH, DispatchResult, dispatch_once
 from agents.enqueue import Delivery, Enqueue, broker_available, choose_enqueue, inline_enqueue
-from agents.runtime.executor import RunOutcome, execute_run
+from agents.runtime.executor import RunOutcome, execute_until_settled
 from core.config import Settings, get_settings
 from core.errors import InvalidInput
 
@@ -90,7 +90,7 @@ def dispatch(once: Annotated[bool, typer.Option("--once", help="One pass, then e
         else choose_enqueue(settings)
 
     def run_here(run_id: int) -> None:  # the worker's code path, with the outcome kept for the table
-        outcomes.append(execute_run(run_id))
+        outcomes.append(execute_until_settled(run_id))
 
     enqueue: Enqueue = run_here if delivery.inline else delivery.enqueue
     console.print(delivery.how)
