@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 
 from api import errors, metrics
 from api.deps import Database
-from api.ratelimit import TokenBucket
+from api.ratelimit import limiter
 from core.config import Settings, get_settings
 
 LOGIN_ATTEMPTS_PER_MINUTE = 10
@@ -33,8 +33,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.metrics = metrics.Metrics()
     app.state.eval_jobs = {}
     app.state.eval_threads = {}
-    app.state.login_limiter = TokenBucket(LOGIN_ATTEMPTS_PER_MINUTE / 60.0, LOGIN_BURST)
-    app.state.lead_capture_limiter = TokenBucket(settings.public_leads_per_minute / 60.0, settings.public_leads_burst)
+    shared, prefix = settings.rate_limit_shared, settings.broker_key_prefix
+    app.state.login_limiter = limiter(settings.broker_url, "login", LOGIN_ATTEMPTS_PER_MINUTE / 60.0, LOGIN_BURST,
+                                      shared=shared, prefix=prefix)
+    app.state.lead_capture_limiter = limiter(settings.broker_url, "public_leads",
+                                             settings.public_leads_per_minute / 60.0, settings.public_leads_burst,
+                                             shared=shared, prefix=prefix)
     errors.install(app)
     metrics.install(app, app.state.metrics)
     app.include_router(health.router)

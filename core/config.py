@@ -217,6 +217,9 @@ class Settings(BaseSettings):
     public_leads_per_minute: float = Field(
         default=10, gt=0, description="Web-form lead capture: sustained requests per minute per client IP.")
     public_leads_burst: int = Field(default=5, ge=1, description="Web-form lead capture: burst allowance per IP.")
+    rate_limit_shared: bool = Field(
+        default=False, description="Keep the per-IP limits (sign-in, web-form capture) in Redis so all API processes "
+                                   "share them; turn on when running more than one API process.")
 
     @property
     def pgdata(self) -> Path:

@@ -3,17 +3,24 @@ answer whatever is known, and the per-IP token bucket (429 with Retry-After)."""
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
+import pytest
+import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.ratelimit import TokenBucket
+from api.ratelimit import SharedTokenBucket, TokenBucket
 from core.models import Activity, Lead
 from core.repositories import lead_capture
 from tests import factories
 from tests.api_support import app_for, client_for, error_of
+from tests.celery_support import BrokerSpace
 from tests.llm_mock import llm_settings
+
+pytest_plugins = ("tests.celery_fixtures",)  # broker: a Redis key space of this test's own
 
 
 def _form(**kw: Any) -> dict[str, Any]:
@@ -97,3 +104,36 @@ def test_token_bucket_refills_at_its_rate_per_key() -> None:
     now[0] = 2.0
     assert bucket.take("a") == 0.0
     assert bucket.take("a") > 0
+
+
+def test_a_shared_limit_holds_across_api_processes(session: Session, broker: BrokerSpace) -> None:
+    """Two apps (two API processes) with rate_limit_shared on: one bucket per IP in Redis, not one per process."""
+    settings = llm_settings(public_leads_per_minute=0.01, public_leads_burst=3, rate_limit_shared=True,
+                            broker_url=broker.url, broker_key_prefix=broker.prefix)
+    first, second = client_for(app_for(session, settings)), client_for(app_for(session, settings))
+    assert isinstance(first.app.state.lead_capture_limiter, SharedTokenBucket)
+    codes = [(first if i % 2 else second).post("/public/leads", json=_form(email=f"shared{i}@acme.test")).status_code
+             for i in range(5)]
+    assert codes == [202, 202, 202, 429, 429]  # in-process buckets would have let all five through
+    assert len(list(redis.Redis.from_url(broker.url).scan_iter(match=f"{broker.prefix}salesagents:ratelimit:*"))) == 1
+
+
+def test_the_shared_bucket_refills_on_redis_time_per_key(broker: BrokerSpace) -> None:
+    bucket = SharedTokenBucket(broker.url, "t", rate_per_s=20.0, burst=1, prefix=broker.prefix)
+    try:
+        assert bucket.take("a") == 0.0
+        wait = bucket.take("a")
+        assert 0 < wait <= 0.05  # one token takes 1/20 s
+        assert bucket.take("b") == 0.0  # another IP has its own bucket
+        time.sleep(wait + 0.02)
+        assert bucket.take("a") == 0.0
+    finally:
+        bucket.close()
+
+
+def test_an_unreachable_redis_falls_back_to_the_process_bucket(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    bucket = SharedTokenBucket("redis://127.0.0.1:1/0", "t", rate_per_s=0.5, burst=2, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="api.ratelimit"):
+        assert [bucket.take("a"), bucket.take("a"), bucket.take("a")] == [0.0, 0.0, 2.0]  # still limited
+    assert sum("Redis unreachable" in r.getMessage() for r in caplog.records) == 1  # then it stops trying a while

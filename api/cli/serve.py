@@ -22,7 +22,11 @@ def api(host: Annotated[str, typer.Option("--host", help="Interface to bind.")] 
     from core.db.engine import ensure_database, resolve_url
     from core.errors import InvalidInput
 
-    ensure_database(resolve_url(get_settings()))
+    settings = get_settings()
+    ensure_database(resolve_url(settings))
+    if workers > 1 and not settings.rate_limit_shared:
+        typer.echo(f"note: {workers} processes each keep their own per-IP limits (sign-in, web form); set "
+                   "SALESAGENTS_RATE_LIMIT_SHARED=true to share them through Redis", err=True)
     module, _, function = factory.partition(":")
     if not module or not function:
         raise InvalidInput("--app", f"expected MODULE:FUNCTION, got {factory!r}")
