@@ -120,6 +120,9 @@ ENTRIES: list[E] = [
     E("POST", "/users", body=_b({"email": "x@y.test", "full_name": "x", "role": "admin", "password": "12345678"}),
       kind="admin"),
     E("GET", "/settings", kind="admin"),
+    E("GET", "/custom-fields", kind="list"),
+    E("POST", "/custom-fields", body=_b({"entity": "account", "key": "matrix", "label": "x", "data_type": "text"}),
+      kind="admin"),
     E("POST", "/imports/{entity}", kind="admin"),
 ]
 for _i, _e in enumerate(ENTRIES):

@@ -14,6 +14,8 @@ from api.routes.common import (
     Country2,
     Currency,
     Email,
+    LabelsOut,
+    LabelsPatch,
     Lang,
     Limit,
     LongText,
@@ -59,7 +61,7 @@ class AccountIn(BaseModel):
     csm_id: RefId | None = None
 
 
-class AccountPatch(BaseModel):
+class AccountPatch(LabelsPatch):
     name: Name | None = None
     domain: Text255 | None = None
     industry: Short | None = None
@@ -107,7 +109,7 @@ class ContactIn(BaseModel):
     language: Lang | None = None
 
 
-class ContactPatch(BaseModel):
+class ContactPatch(LabelsPatch):
     first_name: Short | None = None
     last_name: Short | None = None
     title: Text200 | None = None
@@ -116,7 +118,7 @@ class ContactPatch(BaseModel):
     do_not_call: bool | None = None
 
 
-class ContactOut(Out):
+class ContactOut(Out, LabelsOut):
     id: int
     account_id: int | None
     first_name: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -39,5 +39,23 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+Tag = Annotated[str, StringConstraints(max_length=64), _NoNul]
+
+
+class LabelsPatch(BaseModel):
+    """Tags and custom fields of an account, contact, lead or deal (checked by core.services.custom_fields)."""
+
+    tags: list[Tag] | None = Field(default=None, max_length=50, description=(
+        "Replaces the tags; trimmed and lower-cased, duplicates dropped; [] or null clears them."))
+    custom_fields: dict[Short, Any] | None = Field(default=None, description=(
+        "Sets custom fields defined for this entity (GET /custom-fields), each of its type; a null value removes "
+        "that key; keys not sent are kept."))
+
+
+class LabelsOut(BaseModel):
+    tags: list[str]
+    custom_fields: dict[str, Any]
 
 

@@ -13,6 +13,8 @@ from api.deps import CurrentUser, SessionDep
 from api.routes.accounts import check_assignable, check_ref
 from api.routes.common import (
     Currency,
+    LabelsOut,
+    LabelsPatch,
     Limit,
     LongText,
     Money,
@@ -58,7 +60,7 @@ class DealIn(BaseModel):
     stage_id: RefId | None = None
 
 
-class DealPatch(BaseModel):
+class DealPatch(LabelsPatch):
     name: Name | None = None
     amount: Money | None = None
     expected_close_date: date | None = None
@@ -72,7 +74,7 @@ class StageMoveIn(BaseModel):
     competitor: Short | None = None
 
 
-class DealOut(Out):
+class DealOut(Out, LabelsOut):
     id: int
     name: str
     account_id: int | None

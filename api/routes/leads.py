@@ -13,6 +13,8 @@ from api.errors import RateLimited
 from api.routes.accounts import check_assignable, check_ref
 from api.routes.common import (
     Email,
+    LabelsOut,
+    LabelsPatch,
     Limit,
     LongText,
     Money,
@@ -54,7 +56,7 @@ class LeadIn(BaseModel):
     bant_need: LongText | None = None
 
 
-class LeadPatch(BaseModel):
+class LeadPatch(LabelsPatch):
     first_name: Short | None = None
     last_name: Short | None = None
     email: Email | None = None
@@ -71,7 +73,7 @@ class LeadStatusIn(BaseModel):
     reason: Text200 | None = None
 
 
-class LeadOut(Out):
+class LeadOut(Out, LabelsOut):
     id: int
     first_name: str | None
     last_name: str | None
@@ -89,7 +91,6 @@ class LeadOut(Out):
     owner_id: int | None
     score: int | None
     score_factors: dict[str, Any]
-    custom_fields: dict[str, Any]
     converted_deal_id: int | None
     created_at: datetime
 

@@ -3,8 +3,9 @@
 Why one function: every edit must leave the same trail whatever screen made it. Agents react to
 `<entity>.updated` (the Lead Scorer rescores a lead, the Auto-Labeler relabels an account when a contact's title
 changes, the Deal Coach looks at a deal again), and a deal's expected close date always moves through
-`deals.change_close_date`, whose audit rows are how the Deal Coach counts pushed close dates. Agents write their
-own results through repositories, never through here, so their writes cannot trigger themselves.
+`deals.change_close_date`, whose audit rows are how the Deal Coach counts pushed close dates. Tags and custom
+fields go through `core.services.custom_fields` (normalised tags; only defined keys, of their type). Agents
+write their own results through repositories, never through here, so their writes cannot trigger themselves.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.models import Base
+from core.models.enums import SegmentEntity
 from core.repositories import events
-from core.services import deals
+from core.services import custom_fields, deals
 from core.services.snapshot import snapshot
 
+TAGGED = {"lead", "account", "contact", "deal"}  # entities with tags and custom fields (core.models.base)
 UPDATE_TOPICS = {"lead": "lead.updated", "account": "account.updated", "contact": "contact.updated",
                  "deal": "deal.updated"}
 
@@ -27,6 +30,13 @@ def update_fields(session: Session, row: Base, changes: dict[str, Any], *, entit
     """Set the sent fields (PATCH semantics); returns the fields whose value changed (nothing changed: no trail)."""
     changes = dict(changes)
     row_id: int = row.id  # type: ignore[attr-defined]
+    if entity_type in TAGGED:
+        if "tags" in changes:
+            changes["tags"] = custom_fields.normalize_tags(changes["tags"] or [])
+        if "custom_fields" in changes:
+            changes["custom_fields"] = custom_fields.merge_custom_fields(
+                session, SegmentEntity(entity_type), row.custom_fields,  # type: ignore[attr-defined]
+                changes["custom_fields"] or {})
     changed: list[str] = []
     if entity_type == "deal" and "expected_close_date" in changes:
         new_date = changes.pop("expected_close_date")
