@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -86,14 +86,14 @@ class Settings(BaseSettings):
             "deal_coach": "0 7 * * *", "quote_followup": "30 7 * * *", "health_monitor": "0 6 * * 1",
             "upsell_detector": "30 6 * * 1", "expansion_detector": "0 6 1 * *", "lead_model_retrain": "0 2 * * *",
             "approval_sla": "*/5 * * * *", "sweep_stuck_runs": "* * * * *",
-            "nps_survey": "0 5 * * *", "renewals": "15 5 * * *",
+            "nps_survey": "0 5 * * *", "renewals": "15 5 * * *", "payment_reminders": "0 8 * * 1-5",
         },
         description='Cron expressions (UTC) per scheduled job, JSON; e.g. {"deal_coach": "0 8 * * 1-5"}.')
     agent_modules: list[str] = Field(
         default_factory=lambda: ["agents.lead_scorer", "agents.quote_followup", "agents.auto_labeler",
                                  "agents.nps_followup", "agents.deal_coach",
                                  "agents.health_monitor", "agents.upsell_detector", "agents.expansion_detector",
-                                 "agents.renewals"],
+                                 "agents.renewals", "agents.payment_reminders"],
         description='Modules whose `agent_specs()` register agents, JSON; e.g. ["agents.lead_scorer"].')
     lead_routing: Literal["off", "round_robin", "territory"] = Field(
         default="round_robin",
@@ -103,6 +103,10 @@ class Settings(BaseSettings):
         default=False,
         description="Lead Scorer also reads BANT from a lead's notes and emails and writes the rep a rationale and "
                     "next step with the model (one or two model calls per scored lead).")
+    payment_reminder_days: list[int] = Field(
+        default_factory=lambda: [3, 14, 30], min_length=1,
+        description="Days past due at which an open invoice gets reminder 1, 2, ...; the last one is final and also "
+                    "asks the account manager to call, JSON.")
     quote_followup_after_days: int = Field(
         default=5, ge=1, description="A sent quote without an answer this many days gets a nudge (then every as many).")
     quote_followup_after_days_by_pipeline: dict[str, int] = Field(
@@ -220,6 +224,13 @@ class Settings(BaseSettings):
     rate_limit_shared: bool = Field(
         default=False, description="Keep the per-IP limits (sign-in, web-form capture) in Redis so all API processes "
                                    "share them; turn on when running more than one API process.")
+
+    @field_validator("payment_reminder_days")
+    @classmethod
+    def _reminder_days(cls, days: list[int]) -> list[int]:
+        if any(d < 1 for d in days) or len(set(days)) != len(days):
+            raise ValueError("payment_reminder_days: distinct whole days past due, each at least 1")
+        return sorted(days)
 
     @property
     def pgdata(self) -> Path:
