@@ -245,3 +245,32 @@ def test_the_weekly_upsell_and_daily_renewal_ticks_through_the_worker(worker: Ce
         assert len(renewal_deals) == 1 and renewal_deals[0].owner_id == csm.id
     _send_and_wait(worker, SCHEDULE_AGENT, "upsell_detector")  # the same weekly slot: nothing new
     assert len(_runs("upsell_detector")) == 1
+
+
+def test_the_payment_reminder_tick_drafts_a_reminder_and_a_payment_event_withdraws_it(worker: Celery) -> None:
+    today = datetime.now(UTC).date()
+    with session_scope() as session:
+        manager = factories.user(session, full_name="Alex Manager")
+        account = factories.account(session, name="Late Payer Ltd", account_manager_id=manager.id)
+        factories.contact(session, email="ap@late-payer.test", account_id=account.id, first_name="Pat",
+                          title="Accounts Payable", tags=["billing"])
+        invoice = factories.invoice(session, account.id, amount=Decimal("480"), issued_on=today - timedelta(days=40),
+                                    due_on=today - timedelta(days=10))
+        ids = (manager.id, invoice.id)
+    worker.send_task(SCHEDULE_AGENT, args=["payment_reminders"], expires=60)
+    run = _one_run("payment_reminders")
+    assert (run.status, run.trigger, run.subject_id) == ("waiting_review", "schedule", ids[1]), run.error
+    with session_scope() as session:
+        (draft,) = session.scalars(select(Draft).where(Draft.run_id == run.id)).all()
+        assert draft.recipient == "ap@late-payer.test" and "480.00 USD" in draft.body
+        assert session.scalars(select(Approval.reviewer_id).where(Approval.draft_id == draft.id)).one() == ids[0]
+        engagement.record_payment(session, ids[1], Decimal("480"), today)  # paid while the reminder waits
+    worker.send_task(DISPATCH_OUTBOX, expires=60)
+    paid = wait_for(lambda: [r for r in _runs("payment_reminders") if r.trigger == "event" and r.status in DONE],
+                    120, "the payment event's run")
+    assert [(r.status, r.subject_id) for r in paid] == [("succeeded", ids[1])], [r.error for r in paid]
+    with session_scope() as session:
+        (task,) = session.scalars(select(Task).where(Task.agent_run_id == paid[0].id)).all()
+        assert task.assignee_id == ids[0] and task.title.startswith("Invoice INV-T")
+    _send_and_wait(worker, SCHEDULE_AGENT, "payment_reminders")  # paid: the next tick has nothing to remind
+    assert len(_runs("payment_reminders")) == 2
