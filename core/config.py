@@ -126,7 +126,8 @@ class Settings(BaseSettings):
     nps_survey_milestones: dict[str, str] = Field(
         default_factory=lambda: {"30_day": "start+30", "90_day": "start+90", "renewal": "end-60"},
         description='When a contract\'s contacts get an NPS survey, JSON: name -> "start+DAYS" (after the contract '
-                    'starts) or "end-DAYS" (before it ends); e.g. {"renewal": "end-45"}.')
+                    'starts), "end-DAYS" (before it ends) or "every+DAYS" (recurring in its term, e.g. '
+                    '{"monthly": "every+30"}); accounts tagged no-surveys get none.')
     nps_company_name: str = Field(
         default="Customer Success", description="Company name NPS replies and survey invitations are signed with.")
     nps_survey_catch_up_days: int = Field(

@@ -97,6 +97,19 @@ def test_survey_milestones_parse_and_fall_due() -> None:
         parse_milestones({"late": "after 30 days"})
 
 
+def test_a_recurring_survey_falls_due_once_per_period_in_the_term() -> None:
+    (monthly,) = parse_milestones({"monthly": "every+30"})
+    start, end = date(2026, 1, 1), date(2026, 6, 30)
+    assert due_milestones([monthly], start, end, date(2026, 1, 30), 7) == []  # day 29: not yet
+    assert due_milestones([monthly], start, end, date(2026, 1, 31), 7) == [Milestone("monthly_1", "start", 30)]
+    assert [m.name for m in due_milestones([monthly], start, end, date(2026, 3, 5), 7)] == ["monthly_2"]  # day 63
+    assert due_milestones([monthly], start, end, date(2026, 3, 12), 7) == []  # day 70: past the catch-up
+    assert due_milestones([monthly], start, end, date(2026, 7, 31), 7) == []  # day 211: after the term
+    for bad in ({"weekly": "every-7"}, {"daily": "every+1"}, {"x" * 25: "every+30"}):
+        with pytest.raises(InvalidInput, match="recurring survey"):
+            parse_milestones(bad)
+
+
 # --- the agent, end to end --------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -453,3 +466,34 @@ def test_the_local_model_drafts_a_reply_that_passes_the_guards(engine: Engine, l
         assert draft.model == "smollm2@local" and draft.prompt_ref == "nps_followup.reply@1"
         assert check_text(draft.body, guard_for({"email": w.email, "language": "en"})) == []
         assert count(session, Task, Task.agent_run_id == run_id) == 1
+
+
+def test_the_monthly_survey_goes_out_each_period_and_never_to_accounts_tagged_no_surveys(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALESAGENTS_NPS_SURVEY_MILESTONES", '{"monthly": "every+30"}')
+    get_settings.cache_clear()
+    today = NOW.date()
+    try:
+        with session_scope(engine) as session:
+            csm = factories.user(session, role=Role.csm)
+            ids = []
+            for tags in ([], ["no-surveys"]):
+                account = factories.account(session, csm_id=csm.id, tags=tags)
+                factories.contact(session, email=f"m.{uuid.uuid4().hex[:6]}@s.test", account_id=account.id)
+                ids.append(factories.contract(session, account.id, start_date=today - timedelta(days=61),
+                                              end_date=today + timedelta(days=300)).id)
+        surveyed, opted_out = ids
+        with session_scope(engine) as session:
+            subjects = due_contracts(session, NOW)
+            assert surveyed in subjects and opted_out not in subjects
+            run = runs.create_run(session, "nps_survey", "manual", "contract", surveyed)
+            assert run is not None
+            run_id = run.id
+        assert execute_run(run_id, now=NOW, engine=engine, settings=get_settings()).status == "succeeded"
+        with session_scope(engine) as session:
+            assert session.scalars(select(NpsSurvey.milestone).where(
+                NpsSurvey.name == f"monthly_2 contract {surveyed}")).one() == "monthly_2"
+            assert surveyed not in due_contracts(session, NOW)  # this period is done
+            assert surveyed in due_contracts(session, NOW + timedelta(days=29))  # day 90: the third period
+    finally:
+        get_settings.cache_clear()

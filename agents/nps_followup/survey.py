@@ -1,7 +1,9 @@
 """NPS survey scheduling: a daily sweep over contracts in term; a contract whose milestone (settings
-`nps_survey_milestones`: days after its start, days before its end) falls due gets one `nps_surveys` row and one
-invitation per contact we may mail (an address, consent, not unsubscribed). Invitations are fixed text, not model
-output, and still wait in the CSM's inbox like every message that leaves the company.
+`nps_survey_milestones`: days after its start, days before its end, or every N days in its term, e.g. the monthly
+satisfaction survey `"monthly": "every+30"`) falls due gets one `nps_surveys` row and one invitation per contact we
+may mail (an address, consent, not unsubscribed). Blacklisted accounts and accounts tagged `no-surveys` get none.
+Invitations are fixed text, not model output, and still wait in the CSM's inbox like every message that leaves the
+company.
 
 Idempotent: the survey's unique name is the contract and milestone, invitations are keyed by milestone and
 contact, and a contract whose due milestones all have their survey is no longer a subject.
@@ -24,7 +26,15 @@ from core.repositories import events
 from core.repositories import nps_followup as repo
 from core.services import approvals
 from core.services.approvals import reviewer_for
-from tools.nps_followup.rules import INVITE, SURVEY_AGENT, can_email, due_milestones, parse_milestones, survey_name
+from tools.nps_followup.rules import (
+    INVITE,
+    NO_SURVEYS_TAG,
+    SURVEY_AGENT,
+    can_email,
+    due_milestones,
+    parse_milestones,
+    survey_name,
+)
 
 INVITATIONS = {
     "en": ("How likely are you to recommend us?",
@@ -65,7 +75,12 @@ def due_contracts(session: Session, now: datetime) -> list[int]:
     """Contracts in term with a milestone due and not yet surveyed: the daily sweep's subjects."""
     settings = get_settings()
     return [int(c["id"]) for c in repo.contracts_in_term(session, now.date())
-            if not c["blacklisted"] and _due(session, c, now, settings)]
+            if not _opted_out(c) and _due(session, c, now, settings)]
+
+
+def _opted_out(contract: dict[str, Any]) -> bool:
+    """Blacklisted accounts, and accounts tagged `no-surveys`, get no invitations."""
+    return bool(contract["blacklisted"]) or NO_SURVEYS_TAG in (contract.get("account_tags") or [])
 
 
 def gather(session: Session, contract_id: int | None, now: datetime) -> dict[str, Any]:
@@ -75,7 +90,7 @@ def gather(session: Session, contract_id: int | None, now: datetime) -> dict[str
         raise NotFound("contract", contract_id)
     contract = rows[0]
     settings = get_settings()
-    due = [] if contract["blacklisted"] else _due(session, contract, now, settings)
+    due = [] if _opted_out(contract) else _due(session, contract, now, settings)
     recipients, skipped = [], []
     for c in repo.account_contacts(session, contract["account_id"]):
         ok, why = can_email(c)

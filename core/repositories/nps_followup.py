@@ -62,7 +62,7 @@ def contracts_in_term(session: Session, today: date, contract_ids: Sequence[int]
     """Active contracts whose term covers `today` (or the given ones), with their account."""
     stmt = (select(Contract.id, Contract.account_id, Contract.plan, Contract.start_date, Contract.end_date,
                    Contract.status, Account.name.label("account_name"), Account.blacklisted, Account.csm_id,
-                   Account.account_manager_id)
+                   Account.account_manager_id, Account.tags.label("account_tags"))
             .join(Account, Account.id == Contract.account_id).order_by(Contract.id))
     if contract_ids is None:
         stmt = stmt.where(Contract.status == ContractStatus.active, Contract.start_date <= today,

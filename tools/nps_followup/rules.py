@@ -25,7 +25,8 @@ CATEGORIES = ("detractor", "passive", "promoter")
 # Languages the reply's fallback template is written in; a reply in any other language could not fall back.
 REPLY_LANGUAGES = ("en", "es", "de", "fr", "it", "pt", "nl")
 DETECT_CONFIDENCE = 0.9
-_MILESTONE = re.compile(r"^(start|end)([+-])(\d{1,4})$")
+_MILESTONE = re.compile(r"^(start|end|every)([+-])(\d{1,4})$")
+NO_SURVEYS_TAG = "no-surveys"  # an account tagged so gets no survey invitations at all
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,12 @@ def reply_language(contact_language: str | None, comment: str | None) -> tuple[s
 
 @dataclass(frozen=True)
 class Milestone:
+    """A survey moment: days after the contract starts, days before it ends, or every N days in its term
+    (`every+30`: the monthly satisfaction survey; each occurrence is its own milestone, `monthly_3` ...)."""
+
     name: str
-    anchor: str  # start | end
-    offset_days: int  # signed, added to the anchor date
+    anchor: str  # start | end | every
+    offset_days: int  # signed, added to the anchor date; for `every` the period
 
     def due_on(self, start: date, end: date) -> date:
         return (start if self.anchor == "start" else end) + timedelta(days=self.offset_days)
@@ -90,8 +94,12 @@ def parse_milestones(config: dict[str, str]) -> list[Milestone]:
             raise InvalidInput(field, "a milestone name is 1-32 lowercase letters, digits or underscores")
         match = _MILESTONE.match(str(rule).strip().replace(" ", ""))
         if match is None:
-            raise InvalidInput(field, f"{rule!r} is not 'start+DAYS' or 'end-DAYS' (e.g. 'start+30', 'end-60')")
+            raise InvalidInput(field, f"{rule!r} is not 'start+DAYS', 'end-DAYS' or 'every+DAYS' (e.g. 'start+30', "
+                                      "'end-60', 'every+30')")
         anchor, sign, days = match.groups()
+        if anchor == "every" and (sign != "+" or int(days) < 7 or len(name) > 24):
+            raise InvalidInput(field, f"{rule!r}: a recurring survey is 'every+DAYS' with at least 7 days and a "
+                                      "name of at most 24 characters (its occurrences are numbered)")
         found.append(Milestone(name, anchor, int(days) * (1 if sign == "+" else -1)))
     return found
 
@@ -101,6 +109,11 @@ def due_milestones(milestones: list[Milestone], start: date, end: date, today: d
     """Milestones of a contract due today or missed by at most `catch_up_days`, within the contract's term."""
     due = []
     for m in milestones:
+        if m.anchor == "every":  # the latest occurrence on or before today; its number makes it a milestone
+            k = (today - start).days // m.offset_days
+            if k < 1:
+                continue
+            m = Milestone(f"{m.name}_{k}", "start", k * m.offset_days)
         on = m.due_on(start, end)
         if start <= on <= end and on <= today <= on + timedelta(days=catch_up_days):
             due.append(m)
