@@ -188,6 +188,9 @@ def test_an_invoice_is_paid_in_two_parts_and_overpayment_writes_nothing(app: Any
     first = csm.post(pay, json={"amount": "400.00", "paid_on": "2026-11-05"})
     assert first.status_code == 201, first.text
     assert (first.json()["invoice"]["status"], first.json()["invoice"]["balance"]) == ("open", "600.00")
+    audit = session.scalars(select(AuditLog).where(AuditLog.entity_type == "payment",
+                                                   AuditLog.entity_id == first.json()["payment"]["id"])).one()
+    assert audit.actor_id == world.users["csm_a"] and audit.after is not None and audit.after["amount"] == "400.00"
 
     _settle_outbox(session)
     audits = _count(session, AuditLog, AuditLog.entity_type == "payment")
