@@ -72,7 +72,7 @@ def crm_error_response(exc: CrmError) -> JSONResponse:
             extra["rows"] = [getattr(r, "__dict__", str(r)) for r in rows][:50]
         return _json(422, error_body("invalid_input", exc.message, exc.field, **_jsonable(extra)))
     if isinstance(exc, Conflict):
-        return _json(409, error_body("conflict", str(exc)))
+        return _json(409, error_body("conflict", str(exc), exc.field))
     return _json(400, error_body("bad_request", str(exc)))
 
 

@@ -20,4 +20,9 @@ class InvalidInput(CrmError):
 
 
 class Conflict(CrmError):
-    """A state transition that the current state forbids (e.g. converting a lead twice)."""
+    """A state transition that the current state forbids (e.g. converting a lead twice); `field`, when given,
+    names the input that ran into the state (e.g. a payment's amount on a paid invoice)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

@@ -64,6 +64,10 @@ class Side:
     run_id: int = 0
     suggestion_id: int = 0
     approval_id: int = 0
+    nps_id: int = 0
+    ticket_id: int = 0
+    contract_id: int = 0
+    invoice_id: int = 0
 
 
 @dataclass
@@ -80,7 +84,8 @@ ROLES = {"rep_a": Role.rep, "rep_a2": Role.rep, "manager_a": Role.manager, "rep_
 
 
 def _side(session: Session, owner: int, csm: int, marker: str, stage_ids: list[int]) -> Side:
-    """A lead, account (+contact, deal, quote, activity, task, run, suggestion, draft awaiting the CSM)."""
+    """A lead, account (+contact, deal, quote, activity, task, run, suggestion, draft awaiting the CSM, NPS answer,
+    ticket, contract, open invoice)."""
     s = Side(marker, owner=owner)
     s.lead_id = factories.lead(session, owner_id=owner, company_name=f"{marker} Lead Co",
                                email=f"{marker.lower()}@lead.test", last_name=marker).id
@@ -122,6 +127,10 @@ def _side(session: Session, owner: int, csm: int, marker: str, stage_ids: list[i
     session.add(approval)
     session.flush()
     s.suggestion_id, s.approval_id = sug.id, approval.id
+    s.nps_id = factories.nps(session, account.id, 4, contact_id=s.contact_id, comment=f"{marker} comment").id
+    s.ticket_id = factories.ticket(session, account.id, subject=f"{marker} ticket", assignee_id=csm).id
+    s.contract_id = factories.contract(session, account.id, plan=f"{marker} plan").id
+    s.invoice_id = factories.invoice(session, account.id, number=f"INV-{marker}").id
     return s
 
 

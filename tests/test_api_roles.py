@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.models import Account, Approval, Contact, Deal, Lead, Suggestion, Task
+from core.models import Account, Approval, Contact, Contract, Deal, Invoice, Lead, NpsResponse, Suggestion, Task, Ticket
+from core.repositories import success as success_repo
 from tests.api_support import World, app_for, build_world, client_for, error_of
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("POST", "/auth/login"),
@@ -94,6 +96,24 @@ ENTRIES: list[E] = [
     E("POST", "/tasks", body=lambda s, w: {"title": "x", "deal_id": s.deal_id}, kind="create"),
     E("PATCH", "/tasks/{task_id}", obj="task_id", body=_b({"title": "hijacked"})),
     E("DELETE", "/tasks/{task_id}", obj="task_id"),
+    E("GET", "/nps-responses", kind="list"),
+    E("POST", "/nps-responses", body=lambda s, w: {"account_id": s.account_id, "score": 3}, kind="create"),
+    E("GET", "/tickets", kind="list"), E("GET", "/tickets/{ticket_id}", obj="ticket_id"),
+    E("POST", "/tickets", body=lambda s, w: {"account_id": s.account_id, "subject": "x"}, kind="create"),
+    E("PATCH", "/tickets/{ticket_id}", obj="ticket_id", body=_b({"subject": "hijacked", "status": "closed"})),
+    E("GET", "/contracts", kind="list"), E("GET", "/contracts/{contract_id}", obj="contract_id"),
+    E("POST", "/contracts", body=lambda s, w: {"account_id": s.account_id, "plan": "x", "start_date": "2026-01-01",
+                                               "end_date": "2026-12-31", "arr": "1"}, kind="create"),
+    E("PATCH", "/contracts/{contract_id}", obj="contract_id", body=_b({"plan": "hijacked"})),
+    E("GET", "/usage-snapshots", kind="list"),
+    E("POST", "/usage-snapshots", body=lambda s, w: {"account_id": s.account_id, "captured_on": "2026-11-01"},
+      kind="create"),
+    E("GET", "/invoices", kind="list"), E("GET", "/invoices/{invoice_id}", obj="invoice_id"),
+    E("POST", "/invoices", body=lambda s, w: {"account_id": s.account_id, "number": "HIJACK-1", "amount": "1",
+                                              "due_on": "2100-01-01"}, kind="create"),
+    E("PATCH", "/invoices/{invoice_id}", obj="invoice_id", body=_b({"status": "void"})),
+    E("GET", "/invoices/{invoice_id}/payments", obj="invoice_id"),
+    E("POST", "/invoices/{invoice_id}/payments", obj="invoice_id", body=_b({"amount": "1"})),
     E("GET", "/agents", kind="list"), E("GET", "/agents/runs", kind="list"),
     E("GET", "/agents/runs/{run_id}", obj="run_id"),
     E("POST", "/agents/{name}/runs", body=lambda s, w: {"subject_id": s.lead_id}, kind="create"),
@@ -229,12 +249,23 @@ def _foreign_objects_untouched(session: Session, world: World) -> None:
         assert task is not None and task.title.endswith("task")
         assert session.get(Suggestion, side.suggestion_id).status == "open"  # type: ignore[union-attr]
         assert session.get(Approval, side.approval_id).status == "pending"  # type: ignore[union-attr]
+        ticket = session.get(Ticket, side.ticket_id)
+        assert ticket is not None and ticket.subject.endswith("ticket") and ticket.status.value == "open"
+        contract = session.get(Contract, side.contract_id)
+        assert contract is not None and contract.plan.endswith("plan")
+        invoice = session.get(Invoice, side.invoice_id)
+        assert invoice is not None and invoice.status.value == "open"
+        assert not success_repo.payments_of(session, side.invoice_id)
+        # nothing was created on a foreign account: its only NPS answer is the world's own
+        assert session.scalars(select(NpsResponse.id).where(NpsResponse.account_id == side.account_id)).all() == \
+            [side.nps_id]
 
 
 LISTS = {"/accounts": ("account_id", "id"), "/contacts": ("contact_id", "id"), "/leads": ("lead_id", "id"),
          "/deals": ("deal_id", "id"), "/quotes": ("quote_id", "id"), "/activities": ("activity_id", "id"),
          "/tasks": ("task_id", "id"), "/agents/runs": ("run_id", "id"), "/suggestions": ("suggestion_id", "id"),
-         "/approvals": ("approval_id", "approval_id")}
+         "/approvals": ("approval_id", "approval_id"), "/nps-responses": ("nps_id", "id"),
+         "/tickets": ("ticket_id", "id"), "/contracts": ("contract_id", "id"), "/invoices": ("invoice_id", "id")}
 
 
 @pytest.mark.parametrize("who", ["rep_a", "manager_a", "csm_a", "rep_b", "csm_b", "admin"])

@@ -104,6 +104,23 @@ class TicketStatus(StrEnum):
     closed = "closed"
 
 
+class TicketPriority(StrEnum):
+    """Stored as plain text in tickets.priority; the API accepts only these, each with its SLA."""
+
+    urgent = "urgent"
+    high = "high"
+    normal = "normal"
+    low = "low"
+
+
+class PaymentMethod(StrEnum):
+    """The methods the health score learns retention rates for (payments.method is plain text)."""
+
+    bank_transfer = "bank_transfer"
+    card = "card"
+    direct_debit = "direct_debit"
+
+
 class InvoiceStatus(StrEnum):
     draft = "draft"
     open = "open"

@@ -5,6 +5,8 @@ manager  -> the same for the whole team (users sharing team_id, or reporting to 
 csm      -> accounts where accounts.csm_id = user, their contacts, and the drafts assigned to them
             (approvals.reviewer_id / escalated_to_id);
 admin    -> everything.
+Customer-success rows (NPS responses, tickets, contracts, usage snapshots, invoices) are seen with their account;
+changing them is for the account's stewards (`stewarded_accounts`), a narrower set than those who see it.
 An object outside the scope is reported as not found (404) by the callers, so its existence never leaks.
 """
 
@@ -25,12 +27,17 @@ from core.models import (
     AgentScore,
     Approval,
     Contact,
+    Contract,
     Deal,
     Draft,
+    Invoice,
     Lead,
+    NpsResponse,
     Quote,
     Suggestion,
     Task,
+    Ticket,
+    UsageSnapshot,
     User,
 )
 from core.models.enums import Role
@@ -127,6 +134,27 @@ def tasks(p: Principal) -> ColumnElement[bool]:
     return or_(Task.assignee_id.in_(visible_user_ids(p)), Task.created_by_id == p.user_id)
 
 
+def account_rows(model: Any) -> Any:
+    """Rows that hang on one account are seen exactly when the account is."""
+
+    def clause_for(p: Principal) -> ColumnElement[bool]:
+        if p.is_admin:
+            return true()
+        return model.account_id.in_(select(Account.id).where(accounts(p)))  # type: ignore[no-any-return]
+
+    return clause_for
+
+
+def stewarded_accounts(p: Principal) -> ColumnElement[bool]:
+    """Accounts whose customer-success records this person may change: the account manager (a manager: anyone
+    in the team), the account's CSM, admins. A rep who only holds a deal on the account reads but may not write."""
+    if p.is_admin:
+        return true()
+    if p.role is Role.csm:
+        return Account.csm_id == p.user_id
+    return Account.account_manager_id.in_(visible_user_ids(p))
+
+
 def subjects(p: Principal, type_col: Any, id_col: Any) -> ColumnElement[bool]:
     """Agent outputs and runs follow the object they are about (a lead's suggestion is seen with the lead)."""
     if p.is_admin:
@@ -150,12 +178,14 @@ def approvals(p: Principal) -> ColumnElement[bool]:
 
 CLAUSES: dict[type, Any] = {
     Lead: leads, Deal: deals, Account: accounts, Contact: contacts, Quote: quotes, Activity: activities,
-    Task: tasks, Approval: approvals,
+    Task: tasks, Approval: approvals, NpsResponse: account_rows(NpsResponse), Ticket: account_rows(Ticket),
+    Contract: account_rows(Contract), UsageSnapshot: account_rows(UsageSnapshot), Invoice: account_rows(Invoice),
 }
 ENTITY_NAMES: dict[type, str] = {
     Lead: "lead", Deal: "deal", Account: "account", Contact: "contact", Quote: "quote", Activity: "activity",
     Task: "task", Approval: "approval", AgentRun: "agent run", Suggestion: "suggestion", AgentScore: "score",
-    Draft: "draft",
+    Draft: "draft", NpsResponse: "nps response", Ticket: "ticket", Contract: "contract",
+    UsageSnapshot: "usage snapshot", Invoice: "invoice",
 }
 
 
@@ -191,6 +221,11 @@ def list_visible(session: Session, p: Principal, model: type[T], *, filters: Seq
         order_by = model.id.desc()  # type: ignore[attr-defined]
     stmt = stmt.order_by(*(order_by if isinstance(order_by, tuple | list) else (order_by,)))
     return session.scalars(stmt.limit(limit).offset(offset)).all()
+
+
+def is_steward(session: Session, p: Principal, account_id: int) -> bool:
+    stmt = select(Account.id).where(Account.id == account_id, stewarded_accounts(p))
+    return session.scalar(stmt) is not None
 
 
 def may_see_user(session: Session, p: Principal, user_id: int) -> bool:

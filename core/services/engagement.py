@@ -91,9 +91,18 @@ def create_task(session: Session, *, title: str, source: TaskSource = TaskSource
 
 def record_nps_response(session: Session, *, account_id: int, score: int, comment: str | None = None,
                         contact_id: int | None = None, survey_id: int | None = None,
-                        responded_at: datetime | None = None) -> NpsResponse:
+                        responded_at: datetime | None = None, actor: str = "system",
+                        actor_id: int | None = None) -> NpsResponse:
+    """The payload carries what the Health Monitor routes on (account) and the NPS Follow-up reads the rest from
+    the row (aggregate id = response id)."""
     if not 0 <= score <= 10:
         raise InvalidInput("score", "an NPS score is between 0 and 10")
+    if contact_id is not None:
+        contact = session.get(Contact, contact_id)
+        if contact is None:
+            raise NotFound("contact", contact_id)
+        if contact.account_id != account_id:
+            raise InvalidInput("contact_id", f"contact {contact_id} is not a contact of account {account_id}")
     response = NpsResponse(account_id=account_id, score=score, comment=comment, contact_id=contact_id,
                            survey_id=survey_id, responded_at=responded_at or datetime.now(UTC))
     session.add(response)
@@ -101,17 +110,20 @@ def record_nps_response(session: Session, *, account_id: int, score: int, commen
     session.refresh(response, ["category"])
     events.add_event(session, "nps.response_received", "nps_response", response.id,
                      {"account_id": account_id, "score": score, "category": response.category})
+    events.add_audit(session, actor=actor, actor_id=actor_id, action="create", entity_type="nps_response",
+                     entity_id=response.id, after=snapshot(response))
     return response
 
 
 def record_payment(session: Session, invoice_id: int, amount: Decimal, paid_on: date,
-                   method: str = "bank_transfer") -> Payment:
-    """A payment may be partial; the invoice turns `paid` once payments cover it. Overpayment is refused."""
+                   method: str = "bank_transfer", *, actor: str = "system", actor_id: int | None = None) -> Payment:
+    """A payment may be partial; the invoice turns `paid` once payments cover it. Overpayment is refused.
+    The invoice row is locked first, so two concurrent payments cannot both fit the same open balance."""
     invoice = session.get(Invoice, invoice_id, with_for_update=True)
     if invoice is None:
         raise NotFound("invoice", invoice_id)
-    if invoice.status in (InvoiceStatus.void, InvoiceStatus.paid):
-        raise Conflict(f"invoice {invoice.number} is {invoice.status.value}")
+    if invoice.status in (InvoiceStatus.void, InvoiceStatus.paid, InvoiceStatus.draft):
+        raise Conflict(f"invoice {invoice.number} is {invoice.status.value}; it takes no payment", field="amount")
     if amount <= 0:
         raise InvalidInput("amount", "must be positive")
     balance = invoice.amount - finance_repo.paid_total(session, invoice.id)
@@ -124,4 +136,6 @@ def record_payment(session: Session, invoice_id: int, amount: Decimal, paid_on: 
     session.flush()
     events.add_event(session, "payment.received", "invoice", invoice.id,
                      {"amount": str(amount), "paid_in_full": amount == balance, "account_id": invoice.account_id})
+    events.add_audit(session, actor=actor, actor_id=actor_id, action="create", entity_type="payment",
+                     entity_id=payment.id, after=snapshot(payment))
     return payment
