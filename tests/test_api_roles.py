@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.models import Account, Approval, Contact, Deal, Lead, Suggestion, Task
+from core.models import Account, Approval, Contact, Deal, Lead, Quote, SalesOrder, Suggestion, Task
 from tests.api_support import World, app_for, build_world, client_for, error_of
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("POST", "/auth/login"),
@@ -86,6 +87,12 @@ ENTRIES: list[E] = [
     E("GET", "/quotes", kind="list"), E("GET", "/quotes/{quote_id}", obj="quote_id"),
     E("POST", "/quotes", body=lambda s, w: {"account_id": s.account_id, "lines": LINE}, kind="create",
       forbid=frozenset(CSM)),
+    E("POST", "/quotes/{quote_id}/send", obj="quote_id"),
+    E("POST", "/quotes/{quote_id}/accept", obj="quote_id"),
+    E("POST", "/quotes/{quote_id}/reject", obj="quote_id", body=_b({"reason": "hijacked"})),
+    E("POST", "/quotes/{quote_id}/order", obj="quote_id"),
+    E("POST", "/deals/{deal_id}/order", obj="deal_id"),
+    E("GET", "/orders", kind="list"), E("GET", "/orders/{order_id}", obj="order_id"),
     E("GET", "/activities", kind="list"), E("GET", "/activities/{activity_id}", obj="activity_id"),
     E("POST", "/activities", body=lambda s, w: {"kind": "note", "subject": "x", "deal_id": s.deal_id},
       kind="create"),
@@ -226,12 +233,16 @@ def _foreign_objects_untouched(session: Session, world: World) -> None:
         assert task is not None and task.title.endswith("task")
         assert session.get(Suggestion, side.suggestion_id).status == "open"  # type: ignore[union-attr]
         assert session.get(Approval, side.approval_id).status == "pending"  # type: ignore[union-attr]
+        quote = session.get(Quote, side.quote_id)
+        assert quote is not None and quote.status.value == "draft"
+        assert session.scalar(select(func.count()).select_from(SalesOrder)
+                              .where(SalesOrder.account_id == side.account_id)) == 1
 
 
 LISTS = {"/accounts": ("account_id", "id"), "/contacts": ("contact_id", "id"), "/leads": ("lead_id", "id"),
          "/deals": ("deal_id", "id"), "/quotes": ("quote_id", "id"), "/activities": ("activity_id", "id"),
          "/tasks": ("task_id", "id"), "/agents/runs": ("run_id", "id"), "/suggestions": ("suggestion_id", "id"),
-         "/approvals": ("approval_id", "approval_id")}
+         "/approvals": ("approval_id", "approval_id"), "/orders": ("order_id", "id")}
 
 
 @pytest.mark.parametrize("who", ["rep_a", "manager_a", "csm_a", "rep_b", "csm_b", "admin"])

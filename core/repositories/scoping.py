@@ -29,6 +29,7 @@ from core.models import (
     Draft,
     Lead,
     Quote,
+    SalesOrder,
     Suggestion,
     Task,
     User,
@@ -111,6 +112,14 @@ def quotes(p: Principal) -> ColumnElement[bool]:
                Quote.account_id.in_(select(Account.id).where(accounts(p))))
 
 
+def orders(p: Principal) -> ColumnElement[bool]:
+    """A sales order is seen with its deal or its account, like the quote it came from."""
+    if p.is_admin:
+        return true()
+    return or_(SalesOrder.deal_id.in_(select(Deal.id).where(deals(p))),
+               SalesOrder.account_id.in_(select(Account.id).where(accounts(p))))
+
+
 def activities(p: Principal) -> ColumnElement[bool]:
     if p.is_admin:
         return true()
@@ -150,12 +159,12 @@ def approvals(p: Principal) -> ColumnElement[bool]:
 
 CLAUSES: dict[type, Any] = {
     Lead: leads, Deal: deals, Account: accounts, Contact: contacts, Quote: quotes, Activity: activities,
-    Task: tasks, Approval: approvals,
+    Task: tasks, Approval: approvals, SalesOrder: orders,
 }
 ENTITY_NAMES: dict[type, str] = {
     Lead: "lead", Deal: "deal", Account: "account", Contact: "contact", Quote: "quote", Activity: "activity",
     Task: "task", Approval: "approval", AgentRun: "agent run", Suggestion: "suggestion", AgentScore: "score",
-    Draft: "draft",
+    Draft: "draft", SalesOrder: "sales order",
 }
 
 
