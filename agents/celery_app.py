@@ -13,7 +13,14 @@ from celery.beat import PersistentScheduler
 from celery.signals import worker_process_init
 
 from agents import registry
-from agents.enqueue import CHECK_APPROVALS, DISPATCH_OUTBOX, RETRAIN_LEAD_MODEL, SCHEDULE_AGENT, SWEEP
+from agents.enqueue import (
+    CHECK_APPROVALS,
+    DISPATCH_OUTBOX,
+    EXPIRE_QUOTES,
+    RETRAIN_LEAD_MODEL,
+    SCHEDULE_AGENT,
+    SWEEP,
+)
 from agents.schedules import cron_table, is_off, parse_cron
 from core.config import Settings, get_settings
 from core.errors import InvalidInput
@@ -22,6 +29,7 @@ QUEUE = "salesagents"
 APPROVAL_SLA_KEY = "approval_sla"
 SWEEP_KEY = "sweep_stuck_runs"
 LEAD_RETRAIN_KEY = "lead_model_retrain"
+EXPIRE_QUOTES_KEY = "expire_quotes"
 HOUSEKEEPING_EXPIRES_S = 300
 
 
@@ -47,8 +55,8 @@ def time_limits(settings: Settings) -> tuple[float, float]:
 
 
 def beat_schedule(settings: Settings, scheduled_agents: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
-    """Cron entries for (agent, schedule key) pairs plus the SLA check, the sweeper, the lead-model retraining and
-    the outbox dispatcher."""
+    """Cron entries for (agent, schedule key) pairs plus the SLA check, the sweeper, the lead-model retraining, the
+    expiry of sent quotes past their validity and the outbox dispatcher."""
     crons = cron_table(settings)
     expires = {"expires": settings.task_expires_s}
     entries: dict[str, dict[str, Any]] = {}
@@ -65,11 +73,10 @@ def beat_schedule(settings: Settings, scheduled_agents: list[tuple[str, str]]) -
             # Housekeeping: a backlog of identical checks is pointless, so they expire sooner.
             entries[key] = {"task": task, "schedule": parse_cron(crons[key], key),
                             "options": {"expires": min(settings.task_expires_s, HOUSEKEEPING_EXPIRES_S)}}
-    if LEAD_RETRAIN_KEY in crons and not is_off(crons[LEAD_RETRAIN_KEY]):
-        # Nightly: a retrain missed by hours is still worth doing, so it keeps the normal expiry.
-        entries[LEAD_RETRAIN_KEY] = {"task": RETRAIN_LEAD_MODEL,
-                                     "schedule": parse_cron(crons[LEAD_RETRAIN_KEY], LEAD_RETRAIN_KEY),
-                                     "options": expires}
+    # Nightly jobs: one missed by hours is still worth doing, so they keep the normal expiry.
+    for key, task in ((LEAD_RETRAIN_KEY, RETRAIN_LEAD_MODEL), (EXPIRE_QUOTES_KEY, EXPIRE_QUOTES)):
+        if key in crons and not is_off(crons[key]):
+            entries[key] = {"task": task, "schedule": parse_cron(crons[key], key), "options": expires}
     interval = settings.dispatch_interval_s
     if interval <= 0:
         raise InvalidInput("dispatch_interval_s", f"must be positive, got {interval}")

@@ -26,6 +26,7 @@ SCHEDULE_AGENT = "agents.schedule_agent"
 CHECK_APPROVALS = "agents.check_approvals"
 SWEEP = "agents.sweep"
 RETRAIN_LEAD_MODEL = "agents.retrain_lead_model"
+EXPIRE_QUOTES = "agents.expire_quotes"
 
 
 def celery_enqueue(app: Celery, settings: Settings | None = None, countdown_s: float | None = None) -> Enqueue:

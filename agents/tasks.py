@@ -14,6 +14,7 @@ from celery import Task, shared_task
 from agents import enqueue as queue
 from agents.dispatcher import dispatch_once
 from agents.lead_scorer.retrain import retrain
+from agents.quote_expiry import expire_due_quotes
 from agents.runtime.executor import execute_run
 from agents.schedules import schedule_agent as schedule_runs_now
 from agents.sweeper import sweep as sweep_runs
@@ -58,3 +59,8 @@ def sweep(self: Task) -> dict[str, Any]:
 @shared_task(name=queue.RETRAIN_LEAD_MODEL)
 def retrain_lead_model() -> dict[str, Any]:
     return retrain()
+
+
+@shared_task(name=queue.EXPIRE_QUOTES)
+def expire_quotes() -> dict[str, Any]:
+    return expire_due_quotes()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from api.deps import get_session, unit_of_work
 from core.config import Settings
-from core.models import AgentRun, Approval, Draft, Suggestion, Task, Team
+from core.models import AgentRun, Approval, Draft, SalesOrder, Suggestion, Task, Team
 from core.models.enums import ActivityKind, Role
 from core.services import auth as auth_service
 from core.services import quotes as quote_service
@@ -68,6 +68,7 @@ class Side:
     ticket_id: int = 0
     contract_id: int = 0
     invoice_id: int = 0
+    order_id: int = 0
 
 
 @dataclass
@@ -84,8 +85,8 @@ ROLES = {"rep_a": Role.rep, "rep_a2": Role.rep, "manager_a": Role.manager, "rep_
 
 
 def _side(session: Session, owner: int, csm: int, marker: str, stage_ids: list[int]) -> Side:
-    """A lead, account (+contact, deal, quote, activity, task, run, suggestion, draft awaiting the CSM, NPS answer,
-    ticket, contract, open invoice)."""
+    """A lead, account (+contact, deal, quote, order, activity, task, run, suggestion, draft awaiting the CSM, NPS
+    answer, ticket, contract, open invoice)."""
     s = Side(marker, owner=owner)
     s.lead_id = factories.lead(session, owner_id=owner, company_name=f"{marker} Lead Co",
                                email=f"{marker.lower()}@lead.test", last_name=marker).id
@@ -131,6 +132,12 @@ def _side(session: Session, owner: int, csm: int, marker: str, stage_ids: list[i
     s.ticket_id = factories.ticket(session, account.id, subject=f"{marker} ticket", assignee_id=csm).id
     s.contract_id = factories.contract(session, account.id, plan=f"{marker} plan").id
     s.invoice_id = factories.invoice(session, account.id, number=f"INV-{marker}").id
+    # An order of the account without a deal (seen through the account's scope), so the side's deal stays open
+    # and can still get the order of an accepted quote.
+    order = SalesOrder(number=f"SO-{marker}", account_id=account.id, currency="USD", total=Decimal("200"))
+    session.add(order)
+    session.flush()
+    s.order_id = order.id
     return s
 
 

@@ -13,10 +13,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.models import Account, Approval, Contact, Contract, Deal, Invoice, Lead, NpsResponse, Suggestion, Task, Ticket
+from core.models import (
+    Account,
+    Approval,
+    Contact,
+    Contract,
+    Deal,
+    Invoice,
+    Lead,
+    NpsResponse,
+    Quote,
+    SalesOrder,
+    Suggestion,
+    Task,
+    Ticket,
+)
 from core.repositories import success as success_repo
 from tests.api_support import World, app_for, build_world, client_for, error_of
 
@@ -88,6 +102,12 @@ ENTRIES: list[E] = [
     E("GET", "/quotes", kind="list"), E("GET", "/quotes/{quote_id}", obj="quote_id"),
     E("POST", "/quotes", body=lambda s, w: {"account_id": s.account_id, "lines": LINE}, kind="create",
       forbid=frozenset(CSM)),
+    E("POST", "/quotes/{quote_id}/send", obj="quote_id"),
+    E("POST", "/quotes/{quote_id}/accept", obj="quote_id"),
+    E("POST", "/quotes/{quote_id}/reject", obj="quote_id", body=_b({"reason": "hijacked"})),
+    E("POST", "/quotes/{quote_id}/order", obj="quote_id"),
+    E("POST", "/deals/{deal_id}/order", obj="deal_id"),
+    E("GET", "/orders", kind="list"), E("GET", "/orders/{order_id}", obj="order_id"),
     E("GET", "/activities", kind="list"), E("GET", "/activities/{activity_id}", obj="activity_id"),
     E("POST", "/activities", body=lambda s, w: {"kind": "note", "subject": "x", "deal_id": s.deal_id},
       kind="create"),
@@ -259,13 +279,18 @@ def _foreign_objects_untouched(session: Session, world: World) -> None:
         # nothing was created on a foreign account: its only NPS answer is the world's own
         assert session.scalars(select(NpsResponse.id).where(NpsResponse.account_id == side.account_id)).all() == \
             [side.nps_id]
+        quote = session.get(Quote, side.quote_id)
+        assert quote is not None and quote.status.value == "draft"
+        assert session.scalar(select(func.count()).select_from(SalesOrder)
+                              .where(SalesOrder.account_id == side.account_id)) == 1
 
 
 LISTS = {"/accounts": ("account_id", "id"), "/contacts": ("contact_id", "id"), "/leads": ("lead_id", "id"),
          "/deals": ("deal_id", "id"), "/quotes": ("quote_id", "id"), "/activities": ("activity_id", "id"),
          "/tasks": ("task_id", "id"), "/agents/runs": ("run_id", "id"), "/suggestions": ("suggestion_id", "id"),
          "/approvals": ("approval_id", "approval_id"), "/nps-responses": ("nps_id", "id"),
-         "/tickets": ("ticket_id", "id"), "/contracts": ("contract_id", "id"), "/invoices": ("invoice_id", "id")}
+         "/tickets": ("ticket_id", "id"), "/contracts": ("contract_id", "id"), "/invoices": ("invoice_id", "id"),
+         "/orders": ("order_id", "id")}
 
 
 @pytest.mark.parametrize("who", ["rep_a", "manager_a", "csm_a", "rep_b", "csm_b", "admin"])

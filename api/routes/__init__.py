@@ -7,7 +7,18 @@ from fastapi import APIRouter
 
 def all_routers() -> list[APIRouter]:
     """The API routers, imported when the app is built (not when this package is imported)."""
-    from api.routes import accounts, admin, agents, approvals, custom_fields, deals, engagement, leads, success
+    from api.routes import (
+        accounts,
+        admin,
+        agents,
+        approvals,
+        custom_fields,
+        deals,
+        engagement,
+        leads,
+        orders,
+        success,
+    )
 
-    return [accounts.router, leads.router, leads.public, deals.router, engagement.router, success.router,
-            agents.router, approvals.router, admin.router, admin.imports, custom_fields.router]
+    return [accounts.router, leads.router, leads.public, deals.router, orders.router, engagement.router,
+            success.router, agents.router, approvals.router, admin.router, admin.imports, custom_fields.router]

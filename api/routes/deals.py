@@ -157,6 +157,8 @@ class QuoteOut(Out):
 
 class QuoteDetail(QuoteOut):
     lines: list[QuoteLineOut] = []
+    responded_at: datetime | None = Field(default=None, description="When the customer accepted or rejected it.")
+    order_id: int | None = Field(default=None, description="The sales order made from this quote, once accepted.")
 
 
 @router.get("/pipelines", response_model=list[PipelineOut])
@@ -239,15 +241,18 @@ def list_quotes(session: SessionDep, user: CurrentUser, limit: Limit = 50, offse
     return scoping.list_visible(session, user, Quote, filters=filters, limit=limit, offset=offset)
 
 
-def _detail(session: SessionDep, quote: Quote) -> QuoteDetail:
+def quote_detail(session: SessionDep, quote: Quote) -> QuoteDetail:
+    """The quote with its lines and, once accepted, its order's id."""
     out = QuoteDetail.model_validate(quote)
     out.lines = [QuoteLineOut.model_validate(line) for line in sales_repo.quote_lines(session, quote.id)]
+    order = sales_repo.order_for_quote(session, quote.id)
+    out.order_id = order.id if order is not None else None
     return out
 
 
 @router.get("/quotes/{quote_id}", response_model=QuoteDetail)
 def get_quote(quote_id: PathId, session: SessionDep, user: CurrentUser) -> Any:
-    return _detail(session, scoping.get_visible(session, user, Quote, quote_id))
+    return quote_detail(session, scoping.get_visible(session, user, Quote, quote_id))
 
 
 @router.post("/quotes", response_model=QuoteDetail, status_code=201)
@@ -262,4 +267,4 @@ def create_quote(body: QuoteIn, session: SessionDep, user: CurrentUser) -> Any:
                                        valid_until=body.valid_until, tax_rate=body.tax_rate, terms=body.terms,
                                        created_by_id=user.user_id, actor=user.actor)
     session.refresh(quote)
-    return _detail(session, quote)
+    return quote_detail(session, quote)

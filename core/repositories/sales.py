@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from core.models import PriceBook, PriceBookEntry, Quote, QuoteLine, SalesOrder
+from core.models import PriceBook, PriceBookEntry, Quote, QuoteLine, SalesOrder, SalesOrderLine
 from core.models.enums import QuoteStatus
 
 
@@ -35,6 +35,19 @@ def quote_lines(session: Session, quote_id: int) -> Sequence[QuoteLine]:
 
 def order_for_quote(session: Session, quote_id: int) -> SalesOrder | None:
     return session.scalars(select(SalesOrder).where(SalesOrder.quote_id == quote_id)).first()
+
+
+def orders_for_quotes(session: Session, quote_ids: Sequence[int]) -> dict[int, SalesOrder]:
+    """The order of each quote that has one (the deal page lists a deal's quotes with their orders)."""
+    if not quote_ids:
+        return {}
+    rows = session.scalars(select(SalesOrder).where(SalesOrder.quote_id.in_(list(quote_ids)))).all()
+    return {row.quote_id: row for row in rows if row.quote_id is not None}
+
+
+def order_lines(session: Session, order_id: int) -> Sequence[SalesOrderLine]:
+    return session.scalars(select(SalesOrderLine).where(SalesOrderLine.order_id == order_id)
+                           .order_by(SalesOrderLine.position)).all()
 
 
 def order_for_deal(session: Session, deal_id: int) -> SalesOrder | None:

@@ -34,6 +34,7 @@ from core.models import (
     Lead,
     NpsResponse,
     Quote,
+    SalesOrder,
     Suggestion,
     Task,
     Ticket,
@@ -118,6 +119,14 @@ def quotes(p: Principal) -> ColumnElement[bool]:
                Quote.account_id.in_(select(Account.id).where(accounts(p))))
 
 
+def orders(p: Principal) -> ColumnElement[bool]:
+    """A sales order is seen with its deal or its account, like the quote it came from."""
+    if p.is_admin:
+        return true()
+    return or_(SalesOrder.deal_id.in_(select(Deal.id).where(deals(p))),
+               SalesOrder.account_id.in_(select(Account.id).where(accounts(p))))
+
+
 def activities(p: Principal) -> ColumnElement[bool]:
     if p.is_admin:
         return true()
@@ -178,13 +187,14 @@ def approvals(p: Principal) -> ColumnElement[bool]:
 
 CLAUSES: dict[type, Any] = {
     Lead: leads, Deal: deals, Account: accounts, Contact: contacts, Quote: quotes, Activity: activities,
-    Task: tasks, Approval: approvals, NpsResponse: account_rows(NpsResponse), Ticket: account_rows(Ticket),
-    Contract: account_rows(Contract), UsageSnapshot: account_rows(UsageSnapshot), Invoice: account_rows(Invoice),
+    Task: tasks, Approval: approvals, SalesOrder: orders, NpsResponse: account_rows(NpsResponse),
+    Ticket: account_rows(Ticket), Contract: account_rows(Contract), UsageSnapshot: account_rows(UsageSnapshot),
+    Invoice: account_rows(Invoice),
 }
 ENTITY_NAMES: dict[type, str] = {
     Lead: "lead", Deal: "deal", Account: "account", Contact: "contact", Quote: "quote", Activity: "activity",
     Task: "task", Approval: "approval", AgentRun: "agent run", Suggestion: "suggestion", AgentScore: "score",
-    Draft: "draft", NpsResponse: "nps response", Ticket: "ticket", Contract: "contract",
+    Draft: "draft", SalesOrder: "sales order", NpsResponse: "nps response", Ticket: "ticket", Contract: "contract",
     UsageSnapshot: "usage snapshot", Invoice: "invoice",
 }
 

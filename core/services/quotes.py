@@ -12,15 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Account, Deal, Product, Quote, QuoteLine, SalesOrder, SalesOrderLine
-from core.models.enums import DealStatus, QuoteStatus
+from core.models.enums import DealStatus, QuoteStatus, Role
 from core.repositories import events
 from core.repositories import sales as repo
+from core.repositories.scoping import Principal
 from core.services import deals as deal_service
+from core.services.auth import Forbidden
 from core.services.snapshot import snapshot
 
 CENT = Decimal("0.01")
@@ -113,6 +116,17 @@ def create_quote(session: Session, *, account_id: int, lines: Sequence[LineInput
     return quote
 
 
+def ensure_may_change(session: Session, user: Principal, deal_id: int | None) -> None:
+    """Sellers change the quotes and orders in their scope; a CSM only those of deals they own: the renewals agent
+    makes the CSM the renewal deal's owner and asks them to send its quote, and the signed quote extends the
+    contract."""
+    if user.role is not Role.csm:
+        return
+    deal = session.get(Deal, deal_id) if deal_id is not None else None
+    if deal is None or deal.owner_id != user.user_id:
+        raise Forbidden("role csm may change only the quotes and orders of deals they own (renewals)")
+
+
 def _quote(session: Session, quote_id: int) -> Quote:
     quote = session.get(Quote, quote_id)
     if quote is None:
@@ -120,44 +134,81 @@ def _quote(session: Session, quote_id: int) -> Quote:
     return quote
 
 
-def _transition(session: Session, quote: Quote, to: QuoteStatus, allowed_from: set[QuoteStatus],
-                actor: str) -> None:
+def _transition(session: Session, quote: Quote, to: QuoteStatus, allowed_from: set[QuoteStatus], actor: str,
+                changes: dict[str, Any], note: dict[str, Any] | None = None, actor_id: int | None = None) -> None:
+    """Checks the status before touching the row, so a refused transition leaves nothing to roll back."""
     if quote.status not in allowed_from:
-        raise Conflict(f"quote {quote.number} is {quote.status.value}; cannot mark it {to.value}")
-    before = snapshot(quote, ["status", "sent_at", "responded_at"])
+        allowed = " or ".join(sorted(s.value for s in allowed_from))
+        raise Conflict(f"quote {quote.number} is {quote.status.value}; only a {allowed} quote can be {to.value}")
+    fields = ["status", "sent_at", "responded_at"]
+    before = snapshot(quote, fields)
+    for key, value in changes.items():
+        setattr(quote, key, value)
     quote.status = to
     session.flush()
     events.add_audit(session, actor=actor, action=to.value, entity_type="quote", entity_id=quote.id,
-                     before=before, after=snapshot(quote, ["status", "sent_at", "responded_at"]))
+                     before=before, after=snapshot(quote, fields) | (note or {}), actor_id=actor_id)
 
 
-def send_quote(session: Session, quote_id: int, *, actor: str = "system", now: datetime | None = None) -> Quote:
-    """Sending starts the clock the Quote Follow-up agent watches (`quote.sent` event)."""
+def _check_valid(quote: Quote, today: date) -> None:
+    if quote.valid_until is not None and quote.valid_until < today:
+        raise Conflict(f"quote {quote.number} expired on {quote.valid_until}")
+
+
+def send_quote(session: Session, quote_id: int, *, actor: str = "system", actor_id: int | None = None,
+               now: datetime | None = None) -> Quote:
+    """Sending starts the clock the Quote Follow-up agent watches (`quote.sent` event); a quote past its
+    validity date would only expire that night, so it is refused."""
+    now = now or datetime.now(UTC)
     quote = _quote(session, quote_id)
-    quote.sent_at = now or datetime.now(UTC)
-    _transition(session, quote, QuoteStatus.sent, {QuoteStatus.draft}, actor)
+    if quote.status is QuoteStatus.draft:
+        _check_valid(quote, now.date())
+    _transition(session, quote, QuoteStatus.sent, {QuoteStatus.draft}, actor, {"sent_at": now}, actor_id=actor_id)
     events.add_event(session, "quote.sent", "quote", quote.id, {"deal_id": quote.deal_id})
     return quote
 
 
-def reject_quote(session: Session, quote_id: int, *, actor: str = "system", now: datetime | None = None) -> Quote:
+def reject_quote(session: Session, quote_id: int, *, actor: str = "system", actor_id: int | None = None,
+                 now: datetime | None = None, reason: str | None = None) -> Quote:
+    """The customer's reason is kept in the audit row and the event (the quote table has no column for it)."""
     quote = _quote(session, quote_id)
-    quote.responded_at = now or datetime.now(UTC)
-    _transition(session, quote, QuoteStatus.rejected, {QuoteStatus.sent}, actor)
-    events.add_event(session, "quote.rejected", "quote", quote.id, {"deal_id": quote.deal_id})
+    note = {"reason": reason} if reason else None
+    _transition(session, quote, QuoteStatus.rejected, {QuoteStatus.sent}, actor,
+                {"responded_at": now or datetime.now(UTC)}, note, actor_id)
+    events.add_event(session, "quote.rejected", "quote", quote.id, {"deal_id": quote.deal_id} | (note or {}))
     return quote
 
 
-def accept_quote(session: Session, quote_id: int, *, actor: str = "system",
+def accept_quote(session: Session, quote_id: int, *, actor: str = "system", actor_id: int | None = None,
                  now: datetime | None = None) -> SalesOrder:
     """Acceptance converts the quote into a sales order (no re-entry) and wins its deal."""
     now = now or datetime.now(UTC)
     quote = _quote(session, quote_id)
-    if quote.valid_until is not None and quote.valid_until < now.date():
-        raise Conflict(f"quote {quote.number} expired on {quote.valid_until}")
-    quote.responded_at = now
-    _transition(session, quote, QuoteStatus.accepted, {QuoteStatus.sent}, actor)
+    if quote.status is QuoteStatus.sent:
+        _check_valid(quote, now.date())
+        _check_deal_has_no_order(session, quote)
+    _transition(session, quote, QuoteStatus.accepted, {QuoteStatus.sent}, actor, {"responded_at": now},
+                actor_id=actor_id)
     events.add_event(session, "quote.accepted", "quote", quote.id, {"deal_id": quote.deal_id})
+    order = _order_of_quote(session, quote, actor, actor_id, now)
+    if quote.deal_id is not None:
+        deal = session.get(Deal, quote.deal_id)
+        if deal is not None and deal.status is DealStatus.open:
+            deal_service.close_won(session, deal.id, actor=actor, now=now)
+    session.flush()
+    return order
+
+
+def _check_deal_has_no_order(session: Session, quote: Quote) -> None:
+    """A deal has at most one order (a UNIQUE column): a second accepted quote on it is refused up front."""
+    if quote.deal_id is None:
+        return
+    existing = repo.order_for_deal(session, quote.deal_id)
+    if existing is not None and existing.quote_id != quote.id:
+        raise Conflict(f"deal {quote.deal_id} already has sales order {existing.number}")
+
+
+def _order_of_quote(session: Session, quote: Quote, actor: str, actor_id: int | None, now: datetime) -> SalesOrder:
     order = SalesOrder(number=repo.next_number(session, "order_number_seq", "SO-"), account_id=quote.account_id,
                        deal_id=quote.deal_id, quote_id=quote.id, currency=quote.currency, total=quote.total,
                        ordered_at=now)
@@ -168,16 +219,29 @@ def accept_quote(session: Session, quote_id: int, *, actor: str = "system",
                                    description=line.description, quantity=line.quantity,
                                    unit_price=line.unit_price, discount_pct=line.discount_pct,
                                    line_total=line.line_total))
-    events.add_event(session, "order.created", "sales_order", order.id, {"quote_id": quote.id})
-    if quote.deal_id is not None:
-        deal = session.get(Deal, quote.deal_id)
-        if deal is not None and deal.status is DealStatus.open:
-            deal_service.close_won(session, deal.id, actor=actor, now=now)
     session.flush()
+    events.add_event(session, "order.created", "sales_order", order.id, {"quote_id": quote.id,
+                                                                          "deal_id": quote.deal_id})
+    events.add_audit(session, actor=actor, action="create", entity_type="sales_order", entity_id=order.id,
+                     after=snapshot(order), actor_id=actor_id)
     return order
 
 
-def order_from_deal(session: Session, deal_id: int, *, actor: str = "system",
+def order_from_quote(session: Session, quote_id: int, *, actor: str = "system", actor_id: int | None = None,
+                     now: datetime | None = None) -> tuple[SalesOrder, bool]:
+    """(the order, whether it was made now): an accepted quote's order, made once however often asked, so a
+    double click or a retried request never bills twice."""
+    quote = _quote(session, quote_id)
+    existing = repo.order_for_quote(session, quote.id)
+    if existing is not None:
+        return existing, False
+    if quote.status is not QuoteStatus.accepted:
+        raise Conflict(f"quote {quote.number} is {quote.status.value}; only an accepted quote becomes an order")
+    _check_deal_has_no_order(session, quote)
+    return _order_of_quote(session, quote, actor, actor_id, now or datetime.now(UTC)), True
+
+
+def order_from_deal(session: Session, deal_id: int, *, actor: str = "system", actor_id: int | None = None,
                     now: datetime | None = None) -> SalesOrder:
     """A won deal without a quote still becomes an order, one line for its amount."""
     now = now or datetime.now(UTC)
@@ -186,8 +250,9 @@ def order_from_deal(session: Session, deal_id: int, *, actor: str = "system",
         raise NotFound("deal", deal_id)
     if deal.account_id is None:
         raise InvalidInput("account_id", f"deal {deal_id} has no account to bill")
-    if repo.order_for_deal(session, deal_id) is not None:
-        raise Conflict(f"deal {deal_id} already has a sales order")
+    existing = repo.order_for_deal(session, deal_id)
+    if existing is not None:
+        raise Conflict(f"deal {deal_id} already has sales order {existing.number}")
     if deal.status is DealStatus.lost:
         raise Conflict(f"deal {deal_id} is lost")
     if deal.status is DealStatus.open:
@@ -200,8 +265,16 @@ def order_from_deal(session: Session, deal_id: int, *, actor: str = "system",
                                unit_price=deal.amount, line_total=deal.amount))
     events.add_event(session, "order.created", "sales_order", order.id, {"deal_id": deal.id})
     session.flush()
+    events.add_audit(session, actor=actor, action="create", entity_type="sales_order", entity_id=order.id,
+                     after=snapshot(order), actor_id=actor_id)
     return order
 
 
-def expire_quotes(session: Session, today: date) -> Sequence[int]:
-    return repo.expire_sent_quotes(session, today)
+def expire_quotes(session: Session, today: date, *, actor: str = "system") -> Sequence[int]:
+    """Sent quotes whose validity date has passed; each gets an audit row so the quote's history shows why."""
+    expired = repo.expire_sent_quotes(session, today)
+    for quote_id in expired:
+        events.add_audit(session, actor=actor, action=QuoteStatus.expired.value, entity_type="quote",
+                         entity_id=quote_id, before={"status": QuoteStatus.sent.value},
+                         after={"status": QuoteStatus.expired.value, "expired_on": today.isoformat()})
+    return expired

@@ -1,27 +1,31 @@
 """Seller pages: the pipeline Kanban board (drag a card to move the deal), the deal page with the Deal Coach's
-suggestions, scores and timeline, leads ranked by score with their factors, and the person's own tasks."""
+suggestions, scores, timeline and quotes (send / accept / reject / order), leads ranked by score with their
+factors, and the person's own tasks."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote_plus
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import SessionDep
 from api.routes.common import PathId
 from core.errors import CrmError, InvalidInput
-from core.models import Account, Activity, AgentScore, Deal, Lead, Pipeline, Suggestion, Task
+from core.models import Account, Activity, AgentScore, Deal, Lead, Pipeline, Quote, Suggestion, Task
 from core.models.enums import LeadStatus, Role, TaskStatus
 from core.repositories import api_views, scoping, web_views
 from core.repositories import pipeline as pipeline_repo
+from core.repositories import sales as sales_repo
 from core.repositories.scoping import Principal
 from core.services import deals as deal_service
+from core.services import quotes as quote_service
 from core.services import suggestions as suggestion_service
 from core.services.auth import Forbidden
 from core.services.updates import update_fields
-from web.common import FormDep, form_int, form_text, message_of, page_user, render, status_of
+from web.common import FormDep, error_page, form_int, form_text, message_of, page_user, render, status_of
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 Seller = Annotated[Principal, Depends(page_user(Role.rep, Role.manager))]
@@ -74,8 +78,6 @@ def move_stage(deal_id: PathId, request: Request, form: FormDep, session: Sessio
         return render(request, "_error.html", {"message": message_of(exc)}, status_code=status_of(exc))
     if request.headers.get("HX-Request") or request.headers.get("X-Requested-With"):
         return render(request, "_moved.html", {"deal": deal, "stage_name": name})
-    from fastapi.responses import RedirectResponse
-
     return RedirectResponse(f"/app/deals/{deal.id}?msg=Moved+to+{name}", status_code=303)
 
 
@@ -93,11 +95,61 @@ def deal_page(deal_id: PathId, request: Request, session: SessionDep, user: Sign
     tasks = web_views.deal_tasks(session, scoping.clause(user, Task), deal.id)
     stage = next((s for s in stages if s.id == deal.stage_id), None)
     names = web_views.user_names(session, [deal.owner_id, *[a.user_id for a in timeline]])
+    quotes = scoping.list_visible(session, user, Quote, filters=[Quote.deal_id == deal.id], limit=50)
     return render(request, "deal.html", {"deal": deal, "stages": stages, "stage": stage, "account": account,
                                          "suggestions": suggestions, "scores": sorted(scores.values(),
                                                                                       key=lambda s: s.purpose),
                                          "timeline": timeline, "tasks": tasks, "names": names,
-                                         "can_edit": user.role is not Role.csm})
+                                         "can_edit": user.role is not Role.csm, "quotes": quotes,
+                                         "orders": sales_repo.orders_for_quotes(session, [q.id for q in quotes]),
+                                         "deal_order": sales_repo.order_for_deal(session, deal.id),
+                                         "can_quote": user.role is not Role.csm or deal.owner_id == user.user_id})
+
+
+QuoteAction = Literal["send", "accept", "reject", "order"]
+
+
+@router.post("/quotes/{quote_id}/{action}", response_class=HTMLResponse)
+def quote_action(quote_id: PathId, action: QuoteAction, request: Request, form: FormDep, session: SessionDep,
+                 user: SignedIn) -> Response:
+    """The deal page's quote buttons: the same services as POST /quotes/{id}/send|accept|reject|order, then back
+    to the deal page with what happened; a refused step is an error page naming the quote's status."""
+    try:
+        quote = scoping.get_visible(session, user, Quote, quote_id, lock=True)
+        quote_service.ensure_may_change(session, user, quote.deal_id)
+        who: dict[str, Any] = {"actor": user.actor, "actor_id": user.user_id}
+        if action == "send":
+            quote_service.send_quote(session, quote.id, **who)
+            done = f"Quote {quote.number} sent"
+        elif action == "accept":
+            order = quote_service.accept_quote(session, quote.id, **who)
+            done = f"Quote {quote.number} accepted; order {order.number} created"
+        elif action == "reject":
+            reason = form_text(form, "reason", max_len=200)
+            quote_service.reject_quote(session, quote.id, reason=reason, **who)
+            done = f"Quote {quote.number} rejected"
+        else:
+            order, created = quote_service.order_from_quote(session, quote.id, **who)
+            done = f"Order {order.number} {'created' if created else 'already exists'}"
+    except CrmError as exc:
+        session.rollback()
+        return error_page(request, exc)
+    target = f"/app/deals/{quote.deal_id}" if quote.deal_id is not None else "/app/"
+    return RedirectResponse(f"{target}?msg={quote_plus(done)}", status_code=303)
+
+
+@router.post("/deals/{deal_id}/order", response_class=HTMLResponse)
+def deal_order(deal_id: PathId, request: Request, form: FormDep, session: SessionDep, user: SignedIn) -> Response:
+    """A deal without a quote becomes an order in one click (as POST /deals/{id}/order); an open deal is won."""
+    try:
+        scoping.get_visible(session, user, Deal, deal_id, lock=True)
+        quote_service.ensure_may_change(session, user, deal_id)
+        order = quote_service.order_from_deal(session, deal_id, actor=user.actor, actor_id=user.user_id)
+    except CrmError as exc:
+        session.rollback()
+        return error_page(request, exc)
+    return RedirectResponse(f"/app/deals/{deal_id}?msg={quote_plus(f'Order {order.number} created')}",
+                            status_code=303)
 
 
 @router.post("/suggestions/{suggestion_id}/{action}", response_class=HTMLResponse)
