@@ -3,11 +3,16 @@ anonymously, on objects outside the caller's scope. Every forbidden combination 
 403 role-forbidden function, 404 object outside the scope — the same answer as a missing id) and no response
 contains anything of the objects it refused; lists carry only what the role may see.
 
+Segments are the one shared kind: every role reads the definitions ("shared", 200) while their members are
+filtered by the caller's scope (no marker leaks); only managers and admins create them ("shared_create") and only
+the creating manager or an admin changes them ("shared_write": 403 on another side's segment).
+
 A route added to the API (the OpenAPI spec) without an entry here fails test_every_route_is_in_the_matrix.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from core.models import Account, Approval, Contact, Deal, Lead, Suggestion, Task
+from core.models import Account, Approval, Contact, Deal, Lead, Segment, Suggestion, Task
 from tests.api_support import World, app_for, build_world, client_for, error_of
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("POST", "/auth/login"),
@@ -44,7 +49,7 @@ class E:
     obj: str | None = None
     body: Body | None = None
     forbid: frozenset[str] = field(default_factory=frozenset)
-    kind: str = "object"  # object | list | create | self | admin | bulk
+    kind: str = "object"  # object | list | create | self | admin | bulk | shared | shared_write | shared_create
 
 
 def _b(value: dict[str, Any]) -> Body:
@@ -106,6 +111,16 @@ ENTRIES: list[E] = [
     E("POST", "/approvals/{approval_id}/reject", obj="approval_id", body=_b({"reason": "hijacked"})),
     E("POST", "/approvals/bulk-approve", body=lambda s, w: {"approval_ids": [s.approval_id]}, kind="bulk"),
     E("POST", "/approvals/{approval_id}/eval-case", obj="approval_id"),
+    E("GET", "/segments", kind="list"),
+    E("POST", "/segments", body=lambda s, w: {"name": f"matrix {uuid.uuid4().hex}", "entity": "contact",
+                                              "rules": {"field": "account_id", "op": "eq", "value": s.account_id}},
+      kind="shared_create", forbid=frozenset(NON_ADMINS) - {"manager_a", "manager_b"}),
+    E("POST", "/segments/preview", body=lambda s, w: {"entity": "contact", "rules": {
+        "field": "first_name", "op": "eq", "value": s.marker}}, kind="list"),
+    E("GET", "/segments/{segment_id}", obj="segment_id", kind="shared"),
+    E("GET", "/segments/{segment_id}/members", obj="segment_id", kind="shared"),
+    E("PATCH", "/segments/{segment_id}", obj="segment_id", body=_b({"name": "hijacked"}), kind="shared_write"),
+    E("DELETE", "/segments/{segment_id}", obj="segment_id", kind="shared_write"),
     E("GET", "/prompts", kind="admin"), E("GET", "/prompts/{prompt_id}/versions", kind="admin"),
     E("GET", "/prompts/{prompt_id}/versions/{version}", kind="admin"),
     E("POST", "/prompts/{prompt_id}/versions", body=_b({"template": "x"}), kind="admin"),
@@ -197,6 +212,13 @@ def test_every_role_is_refused_outside_its_scope_and_nothing_leaks(session: Sess
                     assert error_of(response)["code"] == "forbidden"
                 elif entry.kind == "list":
                     assert response.status_code == 200, (who, entry, response.text)
+                elif entry.kind == "shared":
+                    assert response.status_code == 200, (who, entry, response.text)
+                elif entry.kind == "shared_write":
+                    assert response.status_code == 403, (who, entry, response.text)
+                    assert error_of(response)["code"] == "forbidden"
+                elif entry.kind == "shared_create":
+                    assert response.status_code == 201, (who, entry, response.text)
                 elif entry.kind == "bulk":
                     assert response.status_code == 200
                     assert [i["error"]["code"] for i in response.json()] == ["not_found"]
@@ -226,6 +248,8 @@ def _foreign_objects_untouched(session: Session, world: World) -> None:
         assert task is not None and task.title.endswith("task")
         assert session.get(Suggestion, side.suggestion_id).status == "open"  # type: ignore[union-attr]
         assert session.get(Approval, side.approval_id).status == "pending"  # type: ignore[union-attr]
+        segment = session.get(Segment, side.segment_id)
+        assert segment is not None and segment.name.startswith("contacts of ")
 
 
 LISTS = {"/accounts": ("account_id", "id"), "/contacts": ("contact_id", "id"), "/leads": ("lead_id", "id"),

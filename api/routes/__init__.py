@@ -7,7 +7,7 @@ from fastapi import APIRouter
 
 def all_routers() -> list[APIRouter]:
     """The API routers, imported when the app is built (not when this package is imported)."""
-    from api.routes import accounts, admin, agents, approvals, deals, engagement, leads
+    from api.routes import accounts, admin, agents, approvals, deals, engagement, leads, segments
 
     return [accounts.router, leads.router, leads.public, deals.router, engagement.router, agents.router,
-            approvals.router, admin.router, admin.imports]
+            approvals.router, segments.router, admin.router, admin.imports]
