@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -84,6 +84,7 @@ from core.models.enums import (
 from core.segment_rules import AllOf, AnyOf, Condition, NotOf
 
 Pred = ColumnElement[bool]
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 Window = Callable[[ColumnElement[Any]], Pred]
 
 OPS_BY_KIND: dict[str, tuple[str, ...]] = {
@@ -427,7 +428,7 @@ class Compiled:
             return self
         return replace(self, within=self.row.c.id.in_(visible_ids))
 
-    def scoped(self, stmt: Select[Any]) -> Select[Any]:
+    def scoped(self, stmt: SelectT) -> SelectT:
         return stmt if self.within is None else stmt.where(self.within)
 
     def ids(self) -> Select[Any]:
@@ -692,9 +693,9 @@ def member_rows(session: Session, entity: SegmentEntity, ids: Sequence[int]) -> 
             rows[r.id] = MemberRow(r.id, r.name, _joined(r.status, f"{r.amount} {r.currency}"), r.account_id,
                                    r.account_name)
     else:
-        stmt = select(Lead.id, Lead.first_name, Lead.last_name, Lead.company_name, Lead.status).where(
+        leads = select(Lead.id, Lead.first_name, Lead.last_name, Lead.company_name, Lead.status).where(
             Lead.id.in_(ids))
-        for r in session.execute(stmt):
-            name = " ".join(p for p in (r.first_name, r.last_name) if p) or r.company_name or f"lead {r.id}"
-            rows[r.id] = MemberRow(r.id, name, _joined(r.company_name, r.status), None, None)
+        for lead in session.execute(leads):
+            name = " ".join(p for p in (lead.first_name, lead.last_name) if p) or lead.company_name or f"lead {lead.id}"
+            rows[lead.id] = MemberRow(lead.id, name, _joined(lead.company_name, lead.status), None, None)
     return [rows[i] for i in ids if i in rows]
