@@ -290,3 +290,21 @@ def test_objects_in_scope_are_readable(session: Session, world: World) -> None:
         world.sides["a"].marker
     refused = csm.patch(f"/deals/{world.sides['a'].deal_id}", json={"name": "x"})
     assert refused.status_code == 403  # a CSM reads the deals of their accounts but may not change them
+
+
+@pytest.mark.parametrize("who", ["rep_a", "manager_a", "csm_a", "rep_b", "csm_b", "admin"])
+def test_a_shared_segment_lists_each_role_its_own_members(session: Session, world: World, who: str) -> None:
+    """One definition for everyone, as many member lists as scopes: own contacts in, foreign ones never."""
+    from core.services import segments as segment_service
+
+    segment = segment_service.create_segment(session, name=f"every contact {uuid.uuid4().hex}", entity="contact",
+                                             rules={"all": []})
+    client = client_for(app_for(session), world.keys[who])
+    response = client.get(f"/segments/{segment.id}/members", params={"limit": 500})
+    assert response.status_code == 200, response.text
+    ids = set(response.json()["ids"])
+    own = {world.sides[s].contact_id for s in SELF_OWN[who]}
+    foreign = {world.sides[s].contact_id for s in FOREIGN.get(who, ())}
+    assert own <= ids and not ids & foreign, (who, ids)
+    assert not any(m in response.text.lower() for m in _markers(world, FOREIGN.get(who, ())))
+    assert client.get(f"/segments/{segment.id}").json()["member_count"] == response.json()["total"] == len(ids)
