@@ -21,6 +21,7 @@ from core.models import AgentRun, Approval, Draft, SalesOrder, Suggestion, Task,
 from core.models.enums import ActivityKind, Role
 from core.services import auth as auth_service
 from core.services import quotes as quote_service
+from core.services import segments as segment_service
 from tests import factories
 
 
@@ -69,6 +70,7 @@ class Side:
     contract_id: int = 0
     invoice_id: int = 0
     order_id: int = 0
+    segment_id: int = 0
 
 
 @dataclass
@@ -162,6 +164,11 @@ def build_world(session: Session) -> World:
     world.sides["a"] = _side(session, users["rep_a"], users["csm_a"], f"ALPHA{tag}", world.stage_ids)
     world.sides["a2"] = _side(session, users["rep_a2"], users["csm_a"], f"ALTWO{tag}", world.stage_ids)
     world.sides["b"] = _side(session, users["rep_b"], users["csm_b"], f"BRAVO{tag}", world.stage_ids)
+    for side, rep, manager in (("a", "rep_a", "manager_a"), ("a2", "rep_a2", "manager_a"), ("b", "rep_b", "manager_b")):
+        # shared definitions without the marker (everyone may read them); their members are the side's contacts
+        world.sides[side].segment_id = segment_service.create_segment(
+            session, name=f"contacts of {rep} {tag}", entity="contact", created_by_id=users[manager],
+            rules={"field": "owner_id", "op": "eq", "value": users[rep]}).id
     return world
 
 

@@ -3,11 +3,16 @@ anonymously, on objects outside the caller's scope. Every forbidden combination 
 403 role-forbidden function, 404 object outside the scope — the same answer as a missing id) and no response
 contains anything of the objects it refused; lists carry only what the role may see.
 
+Segments are the one shared kind: every role reads the definitions ("shared", 200) while their members are
+filtered by the caller's scope (no marker leaks); only managers and admins create them ("shared_create") and only
+the creating manager or an admin changes them ("shared_write": 403 on another side's segment).
+
 A route added to the API (the OpenAPI spec) without an entry here fails test_every_route_is_in_the_matrix.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +32,7 @@ from core.models import (
     NpsResponse,
     Quote,
     SalesOrder,
+    Segment,
     Suggestion,
     Task,
     Ticket,
@@ -60,7 +66,7 @@ class E:
     obj: str | None = None
     body: Body | None = None
     forbid: frozenset[str] = field(default_factory=frozenset)
-    kind: str = "object"  # object | list | create | self | admin | bulk
+    kind: str = "object"  # object | list | create | self | admin | bulk | shared | shared_write | shared_create
 
 
 def _b(value: dict[str, Any]) -> Body:
@@ -146,6 +152,16 @@ ENTRIES: list[E] = [
     E("POST", "/approvals/{approval_id}/reject", obj="approval_id", body=_b({"reason": "hijacked"})),
     E("POST", "/approvals/bulk-approve", body=lambda s, w: {"approval_ids": [s.approval_id]}, kind="bulk"),
     E("POST", "/approvals/{approval_id}/eval-case", obj="approval_id"),
+    E("GET", "/segments", kind="list"),
+    E("POST", "/segments", body=lambda s, w: {"name": f"matrix {uuid.uuid4().hex}", "entity": "contact",
+                                              "rules": {"field": "account_id", "op": "eq", "value": s.account_id}},
+      kind="shared_create", forbid=frozenset(NON_ADMINS) - {"manager_a", "manager_b"}),
+    E("POST", "/segments/preview", body=lambda s, w: {"entity": "contact", "rules": {
+        "field": "first_name", "op": "eq", "value": s.marker}}, kind="list"),
+    E("GET", "/segments/{segment_id}", obj="segment_id", kind="shared"),
+    E("GET", "/segments/{segment_id}/members", obj="segment_id", kind="shared"),
+    E("PATCH", "/segments/{segment_id}", obj="segment_id", body=_b({"name": "hijacked"}), kind="shared_write"),
+    E("DELETE", "/segments/{segment_id}", obj="segment_id", kind="shared_write"),
     E("GET", "/prompts", kind="admin"), E("GET", "/prompts/{prompt_id}/versions", kind="admin"),
     E("GET", "/prompts/{prompt_id}/versions/{version}", kind="admin"),
     E("POST", "/prompts/{prompt_id}/versions", body=_b({"template": "x"}), kind="admin"),
@@ -238,8 +254,13 @@ def test_every_role_is_refused_outside_its_scope_and_nothing_leaks(session: Sess
                 if who in entry.forbid:
                     assert response.status_code == 403, (who, entry, response.text)
                     assert error_of(response)["code"] == "forbidden"
-                elif entry.kind == "list":
+                elif entry.kind in ("list", "shared"):
                     assert response.status_code == 200, (who, entry, response.text)
+                elif entry.kind == "shared_write":
+                    assert response.status_code == 403, (who, entry, response.text)
+                    assert error_of(response)["code"] == "forbidden"
+                elif entry.kind == "shared_create":
+                    assert response.status_code == 201, (who, entry, response.text)
                 elif entry.kind == "bulk":
                     assert response.status_code == 200
                     assert [i["error"]["code"] for i in response.json()] == ["not_found"]
@@ -283,6 +304,8 @@ def _foreign_objects_untouched(session: Session, world: World) -> None:
         assert quote is not None and quote.status.value == "draft"
         assert session.scalar(select(func.count()).select_from(SalesOrder)
                               .where(SalesOrder.account_id == side.account_id)) == 1
+        segment = session.get(Segment, side.segment_id)
+        assert segment is not None and segment.name.startswith("contacts of ")
 
 
 LISTS = {"/accounts": ("account_id", "id"), "/contacts": ("contact_id", "id"), "/leads": ("lead_id", "id"),
@@ -327,3 +350,21 @@ def test_objects_in_scope_are_readable(session: Session, world: World) -> None:
         world.sides["a"].marker
     refused = csm.patch(f"/deals/{world.sides['a'].deal_id}", json={"name": "x"})
     assert refused.status_code == 403  # a CSM reads the deals of their accounts but may not change them
+
+
+@pytest.mark.parametrize("who", ["rep_a", "manager_a", "csm_a", "rep_b", "csm_b", "admin"])
+def test_a_shared_segment_lists_each_role_its_own_members(session: Session, world: World, who: str) -> None:
+    """One definition for everyone, as many member lists as scopes: own contacts in, foreign ones never."""
+    from core.services import segments as segment_service
+
+    segment = segment_service.create_segment(session, name=f"every contact {uuid.uuid4().hex}", entity="contact",
+                                             rules={"all": []})
+    client = client_for(app_for(session), world.keys[who])
+    response = client.get(f"/segments/{segment.id}/members", params={"limit": 500})
+    assert response.status_code == 200, response.text
+    ids = set(response.json()["ids"])
+    own = {world.sides[s].contact_id for s in SELF_OWN[who]}
+    foreign = {world.sides[s].contact_id for s in FOREIGN.get(who, ())}
+    assert own <= ids and not ids & foreign, (who, ids)
+    assert not any(m in response.text.lower() for m in _markers(world, FOREIGN.get(who, ())))
+    assert client.get(f"/segments/{segment.id}").json()["member_count"] == response.json()["total"] == len(ids)

@@ -34,6 +34,7 @@ def _register() -> None:
     from api.cli import llm_usage
     from api.cli import prompts as prompts_cli
     from api.cli import seed as seed_cli
+    from api.cli import segments as segments_cli
     from api.cli import serve as serve_cli
     from api.cli import suggestions as suggestions_cli
     from api.cli import users as users_cli
@@ -58,6 +59,7 @@ def _register() -> None:
     app.add_typer(forecast_cli.app, name="forecast")
     app.add_typer(scoring_cli.app, name="scoring")
     app.add_typer(suggestions_cli.app, name="suggestions")
+    app.add_typer(segments_cli.app, name="segments")
     app.command("worker")(worker_cli.worker)
     app.command("beat")(worker_cli.beat)
     app.command("dispatch")(worker_cli.dispatch)

@@ -17,8 +17,10 @@ def all_routers() -> list[APIRouter]:
         engagement,
         leads,
         orders,
+        segments,
         success,
     )
 
     return [accounts.router, leads.router, leads.public, deals.router, orders.router, engagement.router,
-            success.router, agents.router, approvals.router, admin.router, admin.imports, custom_fields.router]
+            success.router, agents.router, approvals.router, segments.router, admin.router, admin.imports,
+            custom_fields.router]

@@ -27,10 +27,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -69,6 +69,7 @@ from core.models import (
     Lead,
     NpsResponse,
     Payment,
+    Segment,
     Stage,
     Ticket,
 )
@@ -83,6 +84,7 @@ from core.models.enums import (
 from core.segment_rules import AllOf, AnyOf, Condition, NotOf
 
 Pred = ColumnElement[bool]
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 Window = Callable[[ColumnElement[Any]], Pred]
 
 OPS_BY_KIND: dict[str, tuple[str, ...]] = {
@@ -97,6 +99,7 @@ OPS_BY_KIND: dict[str, tuple[str, ...]] = {
     "count": ("eq", "ne", "gt", "gte", "lt", "lte"),
 }
 MAX_LIST = 1000
+MAX_DAYS = 36_500  # a century: beyond it a date window no longer fits a timestamp
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _NUMERIC_TEXT = r"^\s*-?[0-9]+(\.[0-9]+)?\s*$"
 _MODELS: dict[SegmentEntity, Any] = {SegmentEntity.account: Account, SegmentEntity.contact: Contact,
@@ -323,9 +326,11 @@ def _parse_datetime(v: Any) -> datetime | None:
 def _scalar(kind: str, v: Any, choices: Sequence[str], where: str) -> Any:
     """One comparison value, checked against the field's kind."""
     if kind in ("text", "tags"):
-        if isinstance(v, str):
-            return v
-        raise InvalidInput(where, f"expected a string, got {v!r}")
+        if not isinstance(v, str):
+            raise InvalidInput(where, f"expected a string, got {v!r}")
+        if "\x00" in v:
+            raise InvalidInput(where, "must not contain NUL characters")
+        return v
     if kind == "enum":
         if isinstance(v, str) and v in choices:
             return v
@@ -339,6 +344,8 @@ def _scalar(kind: str, v: Any, choices: Sequence[str], where: str) -> Any:
             raise InvalidInput(where, f"expected a number, got {v!r}")
         if kind != "number" and v < 0:
             raise InvalidInput(where, f"expected a number >= 0, got {v!r}")
+        if kind == "recency" and v > MAX_DAYS:
+            raise InvalidInput(where, f"at most {MAX_DAYS} days, got {v!r}")
         return v if isinstance(v, int) else Decimal(str(v))
     if kind == "date":
         parsed = _parse_date(v)
@@ -402,16 +409,30 @@ def compare(expr: ColumnElement[Any], kind: str, op: str, v: Any) -> Pred:
 
 @dataclass
 class Compiled:
-    """A rule tree as SQL: `base` is the FROM (entity row, account joined when a rule reads it)."""
+    """A rule tree as SQL: `base` is the FROM (entity row, account joined when a rule reads it).
+
+    `within` limits the rows considered at all (a person's scope): unlike a rule it also shrinks the population
+    a preview counts, so a rep never learns how many rows exist outside their scope.
+    """
 
     entity: SegmentEntity
     row: FromClause
     base: FromClause
     predicate: Pred
     steps: list[tuple[str, Pred]] = field(default_factory=list)
+    within: Pred | None = None
+
+    def restricted(self, visible_ids: Select[Any] | None) -> Compiled:
+        """The same rules over only the rows whose id `visible_ids` returns (None: every row)."""
+        if visible_ids is None:
+            return self
+        return replace(self, within=self.row.c.id.in_(visible_ids))
+
+    def scoped(self, stmt: SelectT) -> SelectT:
+        return stmt if self.within is None else stmt.where(self.within)
 
     def ids(self) -> Select[Any]:
-        return select(self.row.c.id).select_from(self.base).where(self.predicate)
+        return self.scoped(select(self.row.c.id).select_from(self.base).where(self.predicate))
 
 
 class Compiler:
@@ -551,7 +572,7 @@ class Compiler:
         return compare(rows.with_only_columns(func.count()).scalar_subquery(), "count", op, n)
 
     def _custom_condition(self, cond: Condition, key: str, scope: Scope, path: str) -> Pred:
-        if not key or len(key) > 120:
+        if not key or len(key) > 120 or "\x00" in key:
             raise InvalidInput(f"{path}.field", "custom fields are named custom.<key> (1 to 120 characters)")
         self._mark(scope)
         defined = self._custom_type(scope.entity, key)
@@ -605,7 +626,7 @@ def page(session: Session, compiled: Compiled, limit: int, offset: int) -> tuple
 
 
 def count(session: Session, compiled: Compiled) -> int:
-    stmt = select(func.count()).select_from(compiled.base).where(compiled.predicate)
+    stmt = compiled.scoped(select(func.count()).select_from(compiled.base).where(compiled.predicate))
     return int(session.scalar(stmt) or 0)
 
 
@@ -613,6 +634,68 @@ def funnel(session: Session, compiled: Compiled) -> tuple[int, int, list[tuple[s
     """(entity rows, matches, cumulative matches after each top-level rule), counted in one scan."""
     columns = [func.count(), func.count().filter(compiled.predicate)]
     columns += [func.count().filter(pred) for _, pred in compiled.steps]
-    row = session.execute(select(*columns).select_from(compiled.base)).one()
+    row = session.execute(compiled.scoped(select(*columns).select_from(compiled.base))).one()
     steps = [(path, int(n)) for (path, _), n in zip(compiled.steps, row[2:], strict=True)]
     return int(row[0]), int(row[1]), steps
+
+
+# ---- saved segments and their members -----------------------------------------------------------------
+
+def list_segments(session: Session, *, entity: SegmentEntity | None = None, limit: int = 100,
+                  offset: int = 0) -> Sequence[Segment]:
+    stmt = select(Segment)
+    if entity is not None:
+        stmt = stmt.where(Segment.entity == entity)
+    return session.scalars(stmt.order_by(Segment.id).limit(limit).offset(offset)).all()
+
+
+def segment_named(session: Session, name: str) -> int | None:
+    return session.scalar(select(Segment.id).where(Segment.name == name))
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    """What a list of members shows beside each id: enough to recognise the row, not the whole record."""
+
+    id: int
+    name: str
+    detail: str
+    account_id: int | None
+    account_name: str | None
+
+
+def _joined(*parts: Any) -> str:
+    return " · ".join(str(getattr(p, "value", p)) for p in parts if p not in (None, ""))
+
+
+def member_rows(session: Session, entity: SegmentEntity, ids: Sequence[int]) -> list[MemberRow]:
+    """Display fields of the given ids, in the order given (one statement)."""
+    if not ids:
+        return []
+    acc = Account.__table__.alias("member_account")
+    rows: dict[int, MemberRow] = {}
+    if entity is SegmentEntity.account:
+        for r in session.execute(select(Account.id, Account.name, Account.country, Account.size_band,
+                                        Account.industry).where(Account.id.in_(ids))):
+            rows[r.id] = MemberRow(r.id, r.name, _joined(r.country, r.size_band, r.industry), None, None)
+    elif entity is SegmentEntity.contact:
+        stmt = (select(Contact.id, Contact.first_name, Contact.last_name, Contact.title, Contact.account_id,
+                       acc.c.name.label("account_name"))
+                .outerjoin(acc, acc.c.id == Contact.account_id).where(Contact.id.in_(ids)))
+        for r in session.execute(stmt):
+            rows[r.id] = MemberRow(r.id, f"{r.first_name} {r.last_name}".strip(), _joined(r.title),
+                                   r.account_id, r.account_name)
+    elif entity is SegmentEntity.deal:
+        stmt = (select(Deal.id, Deal.name, Deal.status, Deal.amount, Deal.currency, Deal.account_id,
+                       acc.c.name.label("account_name"))
+                .outerjoin(acc, acc.c.id == Deal.account_id).where(Deal.id.in_(ids)))
+        for r in session.execute(stmt):
+            rows[r.id] = MemberRow(r.id, r.name, _joined(r.status, f"{r.amount} {r.currency}"), r.account_id,
+                                   r.account_name)
+    else:
+        leads = select(Lead.id, Lead.first_name, Lead.last_name, Lead.company_name, Lead.status).where(
+            Lead.id.in_(ids))
+        for lead in session.execute(leads):
+            name = " ".join(p for p in (lead.first_name, lead.last_name) if p) or lead.company_name or f"lead {lead.id}"
+            rows[lead.id] = MemberRow(lead.id, name, _joined(lead.company_name, lead.status), None, None)
+    return [rows[i] for i in ids if i in rows]
