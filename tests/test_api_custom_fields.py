@@ -121,3 +121,17 @@ def test_out_of_scope_records_stay_404_whatever_the_fields(session: Session) -> 
     foreign = world.sides["b"].account_id
     response = rep.patch(f"/accounts/{foreign}", json={"tags": ["x"], "custom_fields": {"seats_target": 1}})
     assert response.status_code == 404
+
+
+def test_customer_360_over_the_api_carries_the_credit_limit_and_stays_in_scope(session: Session) -> None:
+    world = build_world(session)
+    rep = client_for(app_for(session), world.keys["rep_a"])
+    own = rep.get(f"/accounts/{world.sides['a'].account_id}/360", params={"timeline_limit": 5})
+    assert own.status_code == 200, own.text
+    body = own.json()
+    assert body["account"]["id"] == world.sides["a"].account_id and len(body["timeline"]["items"]) <= 5
+    credit = body["credit"]  # the side's open invoice was due on 2026-01-31: long overdue, so no credit
+    assert credit["currency"] == body["account"]["currency"] and credit["on_hold"] and credit["limit"] == "0"
+    assert credit["reason"].startswith("on hold: an invoice is ") and credit["reason"].endswith("(more than 60)")
+    assert rep.get(f"/accounts/{world.sides['b'].account_id}/360").status_code == 404
+    assert rep.get(f"/accounts/{world.sides['a'].account_id}/360", params={"timeline_limit": 0}).status_code == 422

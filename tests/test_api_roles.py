@@ -176,7 +176,7 @@ ENTRIES: list[E] = [
     E("POST", "/users", body=_b({"email": "x@y.test", "full_name": "x", "role": "admin", "password": "12345678"}),
       kind="admin"),
     E("GET", "/settings", kind="admin"),
-    E("GET", "/custom-fields", kind="list"),
+    E("GET", "/custom-fields", kind="list"), E("GET", "/accounts/{account_id}/360", obj="account_id"),
     E("POST", "/custom-fields", body=_b({"entity": "account", "key": "matrix", "label": "x", "data_type": "text"}),
       kind="admin"),
     E("POST", "/imports/{entity}", kind="admin"),

@@ -183,7 +183,7 @@ def test_fixed_number_of_queries_whatever_the_history(session: Session) -> None:
     fx.activities(session, 2000, NOW - H, timedelta(minutes=30), account_id=ids["x"])
     with count_queries(session) as big:
         full = customer_360(session, ids["x"], now=NOW)
-    assert len(small) == len(big) == 12
+    assert len(small) == len(big) == 13
     assert full.timeline.total == 2063 and len(full.timeline.items) == 50
     assert (view.timeline.total, view.contacts_total, view.open_deals, view.nps.latest, view.nps.nps) == (
         0, 0, [], None, None)

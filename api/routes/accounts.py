@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser, SessionDep
@@ -38,6 +38,7 @@ from core.repositories import events, scoping
 from core.repositories.scoping import Principal
 from core.services import engagement
 from core.services.auth import Forbidden
+from core.services.customer360 import Customer360, customer_360
 from core.services.snapshot import snapshot
 from core.services.updates import update_fields
 
@@ -174,6 +175,15 @@ def create_account(body: AccountIn, session: SessionDep, user: CurrentUser) -> A
 @router.get("/accounts/{account_id}", response_model=AccountOut)
 def get_account(account_id: PathId, session: SessionDep, user: CurrentUser) -> Any:
     return scoping.get_visible(session, user, Account, account_id)
+
+
+@router.get("/accounts/{account_id}/360", response_model=Customer360)
+def account_360(account_id: PathId, session: SessionDep, user: CurrentUser,
+                timeline_limit: Annotated[int, Query(ge=1, le=1000, description="Timeline entries.")] = 50) -> Any:
+    """Customer 360: contacts, open deals, timeline, tickets, AR and unpaid invoices, NPS, contracts, usage and
+    the suggested credit limit of one account, as the account page shows them."""
+    scoping.get_visible(session, user, Account, account_id)
+    return customer_360(session, account_id, timeline_limit=timeline_limit)
 
 
 @router.patch("/accounts/{account_id}", response_model=AccountOut)

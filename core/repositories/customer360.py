@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -203,3 +203,23 @@ def usage(session: Session, account_id: int, today: date, points: int) -> Sequen
             .order_by(UsageSnapshot.captured_on.desc()).limit(points))
     return session.execute(stmt).all()
 
+
+
+def credit_history(session: Session, account_id: int, today: date, currency: str) -> AnyRow:
+    """The year's invoicing and payment habits in the account's currency, for its credit limit: invoiced amount,
+    invoices due, those paid in full by their due date, the open balance and the oldest overdue due date."""
+    paid = _paid()
+    paid_by_due = (select(func.coalesce(func.sum(Payment.amount), 0))
+                   .where(Payment.invoice_id == Invoice.id, Payment.paid_on <= Invoice.due_on).scalar_subquery())
+    year = Invoice.issued_on > today - timedelta(days=365)
+    due_year = and_(Invoice.due_on < today, Invoice.due_on >= today - timedelta(days=365))
+    open_balance = case((Invoice.status == InvoiceStatus.open, Invoice.amount - paid), else_=0)
+    overdue = and_(Invoice.status == InvoiceStatus.open, Invoice.due_on < today, Invoice.amount > paid)
+    stmt = (select(func.coalesce(func.sum(Invoice.amount).filter(year), 0).label("invoiced_12m"),
+                   func.count().filter(due_year).label("due_12m"),
+                   func.count().filter(and_(due_year, paid_by_due >= Invoice.amount)).label("on_time_12m"),
+                   func.coalesce(func.sum(open_balance), 0).label("open_balance"),
+                   func.min(Invoice.due_on).filter(overdue).label("oldest_overdue"))
+            .where(Invoice.account_id == account_id, Invoice.currency == currency, Invoice.issued_on <= today,
+                   Invoice.status.in_([InvoiceStatus.open, InvoiceStatus.paid])))
+    return session.execute(stmt).one()

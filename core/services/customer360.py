@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInput, NotFound
 from core.repositories import accounts as accounts_repo
 from core.repositories import customer360 as repo
+from core.services.credit import CreditView, credit_limit
 
 Money = dict[str, Decimal]
 
@@ -196,6 +197,7 @@ class Customer360(View):
     arr: Money  # contracts in force today
     contracts: list[ContractView]
     usage: UsageView
+    credit: CreditView  # suggested credit limit in the account's currency (core.services.credit)
 
 
 def _pct(part: Decimal, whole: Decimal) -> Decimal:
@@ -330,7 +332,7 @@ def _usage(session: Session, account_id: int, today: date, contracts: list[Contr
 def customer_360(session: Session, account_id: int, now: datetime | None = None, timeline_limit: int = 50,
                  contacts_limit: int = 25, tickets_limit: int = 50, invoices_limit: int = 50,
                  usage_points: int = 6) -> Customer360:
-    """The whole account picture in 12 queries; none grows with the number of activities."""
+    """The whole account picture in 13 queries; none grows with the number of activities."""
     for name, value in (("timeline_limit", timeline_limit), ("contacts_limit", contacts_limit),
                         ("tickets_limit", tickets_limit), ("invoices_limit", invoices_limit),
                         ("usage_points", usage_points)):
@@ -349,4 +351,6 @@ def customer_360(session: Session, account_id: int, now: datetime | None = None,
         timeline=_timeline(session, account_id, now, timeline_limit),
         ticket_summary=summary, open_tickets=tickets, ar=ar, unpaid_invoices=invoices,
         nps=_nps(session, account_id, now), arr=arr, contracts=contracts,
-        usage=_usage(session, account_id, today, contracts, usage_points))
+        usage=_usage(session, account_id, today, contracts, usage_points),
+        credit=credit_limit(repo.credit_history(session, account_id, today, account.currency), today,
+                            account.currency))
