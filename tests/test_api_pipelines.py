@@ -4,16 +4,21 @@ move as recorded stage changes, and the rules that keep every pipeline usable (a
 
 from __future__ import annotations
 
+import sys
 import uuid
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from core.models import AuditLog, Deal, DealStageHistory, OutboxEvent, Stage
-from core.models.enums import DealStatus, Role
+from core.models.enums import DealStatus, Role, StageKind
 from core.repositories import deal_coach as coach_repo
+from core.repositories import pipeline as pipeline_repo
 from core.services import deals as deal_service
 from tests import factories
 from tests.api_support import World, app_for, build_world, client_for, error_of
@@ -234,3 +239,54 @@ def test_validation_errors_name_the_field(session: Session) -> None:
     assert missing.status_code == 404
     session.expire_all()
     assert session.get(Stage, trial["id"]).win_probability == Decimal("0.50")  # type: ignore[union-attr]
+
+
+def _cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
+    """The real console entry point (`main.run`): its exit code and everything it printed."""
+    from api.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["salesagents", *args])
+    monkeypatch.setenv("COLUMNS", "200")
+    code = 0
+    with CliRunner().isolation() as streams:
+        try:
+            main.run()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        output = streams[0].getvalue().decode() + streams[2].getvalue().decode()
+    return code, output
+
+
+def test_cli_set_probability_changes_what_salesagents_forecast_prints(scratch_db: URL,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.db.engine import session_scope
+    from core.services import pipelines as pipeline_service
+
+    with session_scope() as session:
+        pipeline = pipeline_service.create(session, name="Partners", is_default=True, actor="test", actor_id=None,
+                                           stages=[pipeline_service.StageInput("Pitch", 25, 7),
+                                                   pipeline_service.StageInput("Won", 100, kind=StageKind.won),
+                                                   pipeline_service.StageInput("Lost", 0, kind=StageKind.lost)])
+        owner = factories.user(session, role=Role.rep, full_name="Cli Rep")
+        deal_service.create_deal(session, name="Big one", amount=Decimal("4000"), currency="EUR", owner_id=owner.id,
+                                 pipeline_id=pipeline.id)
+        pipeline_id = pipeline.id
+        pitch_id = next(s.id for s in pipeline_repo.stages(session, pipeline.id) if s.name == "Pitch")
+
+    code, out = _cli(monkeypatch, "pipelines", "show", str(pipeline_id))
+    assert code == 0, out
+    assert "Pitch" in out and "25%" in out and "open" in out and "won" in out
+    code, out = _cli(monkeypatch, "forecast")
+    assert code == 0 and "1,000.00" in out, out  # 4000 x 25%
+    code, out = _cli(monkeypatch, "pipelines", "set-probability", str(pitch_id), "60")
+    assert code == 0 and "now 60%" in out, out
+    code, out = _cli(monkeypatch, "forecast")
+    assert code == 0 and "2,400.00" in out and "1,000.00" not in out, out
+    code, out = _cli(monkeypatch, "pipelines", "set-probability", str(pitch_id), "101")
+    assert code == 2 and "probability" in out, out
+    code, out = _cli(monkeypatch, "pipelines", "list")
+    assert code == 0 and "Partners" in out and "Pitch" in out, out
+    with session_scope() as session:
+        audit = session.scalars(select(AuditLog).where(AuditLog.entity_type == "stage",
+                                                       AuditLog.entity_id == pitch_id)).one()
+        assert (audit.actor, audit.after["win_probability"]) == ("cli", "0.60")

@@ -271,3 +271,13 @@ def remove_stage(session: Session, pipeline_id: int, stage_id: int, *, move_to: 
                      after={"archived": archived, "moved_deal_ids": deal_ids, "move_to": move_to})
     session.flush()
     return Removal(stage_id, archived, deal_ids, move_to if deal_ids else None)
+
+
+def set_probability(session: Session, stage_id: int, probability: int, *, actor: str,
+                    actor_id: int | None = None) -> Stage:
+    """The operator's shortcut (`salesagents pipelines set-probability`): a stage known by its id alone."""
+    stage = session.get(Stage, stage_id)
+    if stage is None or stage.archived_at is not None:
+        raise NotFound("stage", stage_id)
+    return update_stage(session, stage.pipeline_id, stage_id, {"probability": probability}, actor=actor,
+                        actor_id=actor_id)
