@@ -29,6 +29,13 @@ def lock_pipeline(session: Session, pipeline_id: int) -> Pipeline | None:
     return session.scalars(select(Pipeline).where(Pipeline.id == pipeline_id).with_for_update()).first()
 
 
+def lock_stage(session: Session, stage_id: int, *, exclusive: bool = False) -> Stage | None:
+    """The stage row locked: a deal entering it (shared) and its removal (exclusive) never interleave, so no deal
+    lands in a stage that is being archived or deleted."""
+    stmt = select(Stage).where(Stage.id == stage_id).with_for_update(read=not exclusive)
+    return session.scalars(stmt.execution_options(populate_existing=True)).first()
+
+
 def pipeline_named(session: Session, name: str) -> Pipeline | None:
     return session.scalars(select(Pipeline).where(func.lower(Pipeline.name) == name.lower())).first()
 

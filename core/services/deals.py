@@ -73,7 +73,7 @@ def create_deal(session: Session, *, name: str, amount: Decimal = Decimal(0), cu
     # a new deal starts in the board's first open stage unless told otherwise (an admin may order stages freely)
     first_open = next((s for s in all_stages if not (s.is_won or s.is_lost)), all_stages[0])
     stage = next((s for s in all_stages if s.id == stage_id), None) if stage_id else first_open
-    if stage is None:
+    if stage is None or (locked := repo.lock_stage(session, stage.id)) is None or locked.archived_at is not None:
         raise InvalidInput("stage_id", f"stage {stage_id} is not in pipeline {pipeline.name!r}")
     deal = Deal(name=name, amount=amount, currency=currency.upper(), account_id=account_id,
                 primary_contact_id=primary_contact_id, lead_id=lead_id, owner_id=owner_id,
@@ -97,7 +97,7 @@ def move_stage(session: Session, deal_id: int, stage_id: int, *, lost_reason: st
     deal = session.get(Deal, deal_id)
     if deal is None:
         raise NotFound("deal", deal_id)
-    stage = session.get(Stage, stage_id)
+    stage = repo.lock_stage(session, stage_id)
     if stage is None or stage.pipeline_id != deal.pipeline_id or stage.archived_at is not None:
         raise InvalidInput("stage_id", f"stage {stage_id} is not in this deal's pipeline")
     if deal.status is not DealStatus.open:

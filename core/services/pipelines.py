@@ -87,8 +87,8 @@ def _locked(session: Session, pipeline_id: int) -> Pipeline:
     return pipeline
 
 
-def _live_stage(session: Session, pipeline: Pipeline, stage_id: int) -> Stage:
-    stage = session.get(Stage, stage_id)
+def _live_stage(session: Session, pipeline: Pipeline, stage_id: int, *, exclusive: bool = False) -> Stage:
+    stage = repo.lock_stage(session, stage_id, exclusive=True) if exclusive else session.get(Stage, stage_id)
     if stage is None or stage.pipeline_id != pipeline.id or stage.archived_at is not None:
         raise NotFound("stage", stage_id)
     return stage
@@ -238,7 +238,7 @@ def remove_stage(session: Session, pipeline_id: int, stage_id: int, *, move_to: 
     no deal changes status because a stage went away. All in the caller's transaction."""
     now = now or datetime.now(UTC)
     pipeline = _locked(session, pipeline_id)
-    stage = _live_stage(session, pipeline, stage_id)
+    stage = _live_stage(session, pipeline, stage_id, exclusive=True)
     live = list(repo.stages(session, pipeline.id))
     _guard_last_of_kind(live, stage)
     deal_ids = repo.deal_ids_in_stage(session, stage.id)
