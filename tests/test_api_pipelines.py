@@ -5,16 +5,19 @@ move as recorded stage changes, and the rules that keep every pipeline usable (a
 from __future__ import annotations
 
 import sys
+import threading
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from core.errors import InvalidInput
 from core.models import AuditLog, Deal, DealStageHistory, OutboxEvent, Stage
 from core.models.enums import DealStatus, Role, StageKind
 from core.repositories import deal_coach as coach_repo
@@ -22,6 +25,7 @@ from core.repositories import pipeline as pipeline_repo
 from core.services import deals as deal_service
 from tests import factories
 from tests.api_support import World, app_for, build_world, client_for, error_of
+from tests.conftest import committing_engine
 from tools.deal_coach.forecast import forecast
 
 STAGES = [{"name": "Discovery", "probability": 20, "rot_days": 10},
@@ -290,3 +294,52 @@ def test_cli_set_probability_changes_what_salesagents_forecast_prints(scratch_db
         audit = session.scalars(select(AuditLog).where(AuditLog.entity_type == "stage",
                                                        AuditLog.entity_id == pitch_id)).one()
         assert (audit.actor, audit.after["win_probability"]) == ("cli", "0.60")
+
+
+@pytest.fixture(scope="module")
+def race_engine() -> Iterator[Engine]:
+    yield from committing_engine("pipelinerace")
+
+
+def test_a_deal_dragged_into_a_stage_being_removed_waits_and_is_refused(race_engine: Engine) -> None:
+    """The move waits for the removal's lock on the stage, then sees it archived: no deal lands in a hidden stage."""
+    from core.db.engine import session_scope
+    from core.services import pipelines as pipeline_service
+
+    with session_scope(race_engine) as session:
+        pipeline = pipeline_service.create(session, name="Race", actor="test", actor_id=None, stages=[
+            pipeline_service.StageInput("A", 10), pipeline_service.StageInput("B", 30),
+            pipeline_service.StageInput("Won", 100, kind=StageKind.won),
+            pipeline_service.StageInput("Lost", 0, kind=StageKind.lost)])
+        stage = {s.name: s.id for s in pipeline_repo.stages(session, pipeline.id)}
+        deal_id = deal_service.create_deal(session, name="Racer", pipeline_id=pipeline.id).id
+        deal_service.move_stage(session, deal_id, stage["B"])  # B is in the history now: removing archives it
+        deal_service.move_stage(session, deal_id, stage["A"])
+        pipeline_id = pipeline.id
+    outcome: dict[str, str] = {}
+
+    def drag() -> None:
+        try:
+            with session_scope(race_engine) as other:
+                deal_service.move_stage(other, deal_id, stage["B"])
+            outcome["result"] = "moved"
+        except InvalidInput as exc:
+            outcome["result"] = exc.field
+
+    remover = Session(race_engine)
+    try:
+        removal = pipeline_service.remove_stage(remover, pipeline_id, stage["B"], move_to=None, actor="test",
+                                                actor_id=None)
+        assert removal.archived and removal.moved_deal_ids == []
+        mover = threading.Thread(target=drag)
+        mover.start()
+        mover.join(1.0)
+        assert mover.is_alive()  # waiting for the stage being removed
+        remover.commit()
+    finally:
+        remover.close()
+    mover.join(30)
+    assert outcome == {"result": "stage_id"}
+    with session_scope(race_engine) as session:
+        deal = session.get(Deal, deal_id)
+        assert deal is not None and deal.stage_id == stage["A"]
