@@ -99,6 +99,13 @@ ENTRIES: list[E] = [
     E("POST", "/leads/{lead_id}/status", obj="lead_id", body=_b({"status": "contacted"}), forbid=frozenset(CSM)),
     E("POST", "/leads/{lead_id}/convert", obj="lead_id", body=_b({"create_deal": False}), forbid=frozenset(CSM)),
     E("GET", "/pipelines", kind="list"),
+    E("POST", "/pipelines", body=_b({"name": "matrix", "stages": [
+        {"name": "a", "probability": 10}, {"name": "w", "probability": 100, "kind": "won"},
+        {"name": "l", "probability": 0, "kind": "lost"}]}), kind="admin"),
+    E("PATCH", "/pipelines/{pipeline_id}", body=_b({"name": "hijacked"}), kind="admin"),
+    E("POST", "/pipelines/{pipeline_id}/stages", body=_b({"name": "hijacked", "probability": 1}), kind="admin"),
+    E("PATCH", "/pipelines/{pipeline_id}/stages/{stage_id}", body=_b({"probability": 1}), kind="admin"),
+    E("DELETE", "/pipelines/{pipeline_id}/stages/{stage_id}", kind="admin"),
     E("GET", "/deals", kind="list"), E("GET", "/deals/{deal_id}", obj="deal_id"),
     E("POST", "/deals", body=lambda s, w: {"name": "x", "account_id": s.account_id}, kind="create",
       forbid=frozenset(CSM)),
@@ -186,7 +193,7 @@ for _i, _e in enumerate(ENTRIES):
         ENTRIES[_i] = E(_e.method, _e.path, _e.obj, _e.body, ADMIN_ONLY, "admin")
 
 FILLERS = {"prompt_id": "deal_coach.next_actions", "version": "1", "name": "lead_scorer", "job_id": "0" * 32,
-           "entity": "lead", "run_id": "1"}
+           "entity": "lead", "run_id": "1", "pipeline_id": "1", "stage_id": "1"}
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ def _register() -> None:
     from api.cli import lead_scoring as scoring_cli
     from api.cli import llm as llm_cli
     from api.cli import llm_usage
+    from api.cli import pipelines as pipelines_cli
     from api.cli import prompts as prompts_cli
     from api.cli import seed as seed_cli
     from api.cli import segments as segments_cli
@@ -57,6 +58,7 @@ def _register() -> None:
     app.add_typer(evals_cli.app, name="eval")
     app.add_typer(health_cli.app, name="health")
     app.add_typer(forecast_cli.app, name="forecast")
+    app.add_typer(pipelines_cli.app, name="pipelines")
     app.add_typer(scoring_cli.app, name="scoring")
     app.add_typer(suggestions_cli.app, name="suggestions")
     app.add_typer(segments_cli.app, name="segments")

@@ -17,10 +17,11 @@ def all_routers() -> list[APIRouter]:
         engagement,
         leads,
         orders,
+        pipelines,
         segments,
         success,
     )
 
-    return [accounts.router, leads.router, leads.public, deals.router, orders.router, engagement.router,
-            success.router, agents.router, approvals.router, segments.router, admin.router, admin.imports,
-            custom_fields.router]
+    return [accounts.router, leads.router, leads.public, pipelines.router, deals.router, orders.router,
+            engagement.router, success.router, agents.router, approvals.router, segments.router, admin.router,
+            admin.imports, custom_fields.router]

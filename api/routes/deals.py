@@ -1,4 +1,4 @@
-"""Deals (own / team; a CSM reads those of assigned accounts), stage moves, pipelines, and quotes."""
+"""Deals (own / team; a CSM reads those of assigned accounts), stage moves, and quotes (pipelines: pipelines.py)."""
 
 from __future__ import annotations
 
@@ -30,9 +30,8 @@ from api.routes.common import (
 from core.errors import InvalidInput
 from core.models import Account, Contact, Deal, Pipeline, Quote
 from core.models.enums import DealStatus, QuoteStatus, Role
-from core.repositories import api_views, scoping
-from core.repositories import pipeline as pipeline_repo
 from core.repositories import sales as sales_repo
+from core.repositories import scoping
 from core.repositories.scoping import Principal
 from core.services import deals as deal_service
 from core.services import quotes as quote_service
@@ -92,22 +91,6 @@ class DealOut(Out, LabelsOut):
     created_at: datetime
 
 
-class StageOut(Out):
-    id: int
-    name: str
-    position: int
-    win_probability: Decimal
-    is_won: bool
-    is_lost: bool
-
-
-class PipelineOut(BaseModel):
-    id: int
-    name: str
-    is_default: bool
-    stages: list[StageOut]
-
-
 class QuoteLineIn(BaseModel):
     quantity: Decimal = Field(gt=0, max_digits=12, decimal_places=3, allow_inf_nan=False)
     product_id: RefId | None = None
@@ -159,14 +142,6 @@ class QuoteDetail(QuoteOut):
     lines: list[QuoteLineOut] = []
     responded_at: datetime | None = Field(default=None, description="When the customer accepted or rejected it.")
     order_id: int | None = Field(default=None, description="The sales order made from this quote, once accepted.")
-
-
-@router.get("/pipelines", response_model=list[PipelineOut])
-def list_pipelines(session: SessionDep, user: CurrentUser) -> Any:
-    """Pipelines and their stages, in board order (public to every signed-in role: no customer data)."""
-    return [PipelineOut(id=p.id, name=p.name, is_default=p.is_default,
-                        stages=[StageOut.model_validate(s) for s in pipeline_repo.stages(session, p.id)])
-            for p in api_views.pipelines(session)]
 
 
 @router.get("/deals", response_model=list[DealOut])

@@ -156,3 +156,11 @@ class CustomFieldType(StrEnum):
     number = "number"
     boolean = "boolean"
     date = "date"
+
+
+class StageKind(StrEnum):
+    """What entering a stage means for a deal; stored as the stage's is_won / is_lost pair."""
+
+    open = "open"
+    won = "won"
+    lost = "lost"

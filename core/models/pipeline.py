@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, IdMixin, TaggedMixin, TimestampMixin, str_enum
@@ -19,10 +19,16 @@ class Pipeline(IdMixin, TimestampMixin, Base):
 
 
 class Stage(IdMixin, Base):
+    """A stage of a pipeline. A removed stage that deals once passed through is archived, not deleted: the stage
+    history (time in stage, the Deal Coach's norms) keeps pointing at it, while names and positions need only be
+    unique among the live stages."""
+
     __tablename__ = "stages"
     __table_args__ = (
-        UniqueConstraint("pipeline_id", "name", name="uq_stages_pipeline_name"),
-        UniqueConstraint("pipeline_id", "position", name="uq_stages_pipeline_position"),
+        Index("uq_stages_pipeline_name", "pipeline_id", "name", unique=True,
+              postgresql_where=text("archived_at IS NULL")),
+        Index("uq_stages_pipeline_position", "pipeline_id", "position", unique=True,
+              postgresql_where=text("archived_at IS NULL")),
         CheckConstraint("win_probability BETWEEN 0 AND 1", name="win_probability_range"),
         CheckConstraint("NOT (is_won AND is_lost)", name="won_xor_lost"),
         CheckConstraint("rot_days IS NULL OR rot_days > 0", name="rot_days_positive"),
@@ -34,6 +40,7 @@ class Stage(IdMixin, Base):
     is_won: Mapped[bool] = mapped_column(default=False, server_default="false")
     is_lost: Mapped[bool] = mapped_column(default=False, server_default="false")
     rot_days: Mapped[int | None]
+    archived_at: Mapped[datetime | None]
 
 
 class Deal(IdMixin, TimestampMixin, TaggedMixin, Base):

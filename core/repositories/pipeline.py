@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.models import Deal, DealStageHistory, Pipeline, Stage
@@ -18,7 +18,55 @@ def default_pipeline(session: Session) -> Pipeline | None:
 
 
 def stages(session: Session, pipeline_id: int) -> Sequence[Stage]:
-    return session.scalars(select(Stage).where(Stage.pipeline_id == pipeline_id).order_by(Stage.position)).all()
+    """The pipeline's live stages in board order (archived ones only live on in the stage history)."""
+    stmt = (select(Stage).where(Stage.pipeline_id == pipeline_id, Stage.archived_at.is_(None))
+            .order_by(Stage.position))
+    return session.scalars(stmt).all()
+
+
+def lock_pipeline(session: Session, pipeline_id: int) -> Pipeline | None:
+    """The pipeline row locked: concurrent edits of one pipeline's stages (positions, last won/lost) queue up."""
+    return session.scalars(select(Pipeline).where(Pipeline.id == pipeline_id).with_for_update()).first()
+
+
+def lock_stage(session: Session, stage_id: int, *, exclusive: bool = False) -> Stage | None:
+    """The stage row locked: a deal entering it (shared) and its removal (exclusive) never interleave, so no deal
+    lands in a stage that is being archived or deleted."""
+    stmt = select(Stage).where(Stage.id == stage_id).with_for_update(read=not exclusive)
+    return session.scalars(stmt.execution_options(populate_existing=True)).first()
+
+
+def pipeline_named(session: Session, name: str) -> Pipeline | None:
+    return session.scalars(select(Pipeline).where(func.lower(Pipeline.name) == name.lower())).first()
+
+
+def clear_default(session: Session, except_id: int) -> None:
+    session.execute(update(Pipeline).where(Pipeline.id != except_id, Pipeline.is_default.is_(True))
+                    .values(is_default=False))
+
+
+def deal_ids_in_stage(session: Session, stage_id: int) -> list[int]:
+    """Every deal (open or closed) now in the stage, locked, oldest first."""
+    stmt = select(Deal.id).where(Deal.stage_id == stage_id).order_by(Deal.id).with_for_update()
+    return list(session.scalars(stmt))
+
+
+def stage_is_referenced(session: Session, stage_id: int) -> bool:
+    """Whether a deal is, or ever was, in the stage (then it is archived rather than deleted)."""
+    in_history = select(DealStageHistory.id).where(DealStageHistory.stage_id == stage_id).limit(1)
+    in_deals = select(Deal.id).where(Deal.stage_id == stage_id).limit(1)
+    return session.scalar(in_history) is not None or session.scalar(in_deals) is not None
+
+
+def renumber(session: Session, ordered: Sequence[Stage]) -> None:
+    """Positions 1..n in the given order. Two passes through distinct negative numbers, so the unique index on
+    live positions never sees two stages on one position mid-way."""
+    for n, stage in enumerate(ordered, start=1):
+        stage.position = -n
+    session.flush()
+    for n, stage in enumerate(ordered, start=1):
+        stage.position = n
+    session.flush()
 
 
 def open_history_row(session: Session, deal_id: int) -> DealStageHistory | None:
@@ -46,5 +94,6 @@ def weighted_pipeline(session: Session, pipeline_id: int) -> Sequence[tuple[str,
     stmt = (select(Stage.name, func.count(Deal.id), func.coalesce(func.sum(Deal.amount), 0),
                    func.coalesce(func.sum(Deal.amount * Stage.win_probability), 0))
             .join(Deal, (Deal.stage_id == Stage.id) & (Deal.status == DealStatus.open), isouter=True)
-            .where(Stage.pipeline_id == pipeline_id).group_by(Stage.id).order_by(Stage.position))
+            .where(Stage.pipeline_id == pipeline_id, Stage.archived_at.is_(None))
+            .group_by(Stage.id).order_by(Stage.position))
     return [(n, int(c), float(a), float(w)) for n, c, a, w in session.execute(stmt).all()]

@@ -165,7 +165,7 @@ def proposal_pipeline(session: Session, name: str | None) -> tuple[int, int] | N
     if pipeline_id is None:
         return None
     stage_id = session.scalar(select(Stage.id).where(Stage.pipeline_id == pipeline_id, Stage.is_won.is_(False),
-                                                     Stage.is_lost.is_(False))
+                                                     Stage.is_lost.is_(False), Stage.archived_at.is_(None))
                               .order_by(Stage.position).limit(1))
     return (int(pipeline_id), int(stage_id)) if stage_id is not None else None
 

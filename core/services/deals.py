@@ -70,8 +70,10 @@ def create_deal(session: Session, *, name: str, amount: Decimal = Decimal(0), cu
         raise InvalidInput("amount", "must not be negative")
     pipeline = _pipeline_or_default(session, pipeline_id)
     all_stages = repo.stages(session, pipeline.id)
-    stage = next((s for s in all_stages if s.id == stage_id), None) if stage_id else all_stages[0]
-    if stage is None:
+    # a new deal starts in the board's first open stage unless told otherwise (an admin may order stages freely)
+    first_open = next((s for s in all_stages if not (s.is_won or s.is_lost)), all_stages[0])
+    stage = next((s for s in all_stages if s.id == stage_id), None) if stage_id else first_open
+    if stage is None or (locked := repo.lock_stage(session, stage.id)) is None or locked.archived_at is not None:
         raise InvalidInput("stage_id", f"stage {stage_id} is not in pipeline {pipeline.name!r}")
     deal = Deal(name=name, amount=amount, currency=currency.upper(), account_id=account_id,
                 primary_contact_id=primary_contact_id, lead_id=lead_id, owner_id=owner_id,
@@ -95,8 +97,8 @@ def move_stage(session: Session, deal_id: int, stage_id: int, *, lost_reason: st
     deal = session.get(Deal, deal_id)
     if deal is None:
         raise NotFound("deal", deal_id)
-    stage = session.get(Stage, stage_id)
-    if stage is None or stage.pipeline_id != deal.pipeline_id:
+    stage = repo.lock_stage(session, stage_id)
+    if stage is None or stage.pipeline_id != deal.pipeline_id or stage.archived_at is not None:
         raise InvalidInput("stage_id", f"stage {stage_id} is not in this deal's pipeline")
     if deal.status is not DealStatus.open:
         raise Conflict(f"deal {deal_id} is {deal.status.value}; re-open it before moving it")
@@ -104,7 +106,17 @@ def move_stage(session: Session, deal_id: int, stage_id: int, *, lost_reason: st
         return deal
     if stage.is_lost and not lost_reason:
         raise InvalidInput("lost_reason", "a reason is required to mark a deal lost")
+    return record_stage_change(session, deal, stage, actor=actor, actor_id=actor_id, now=now,
+                               lost_reason=lost_reason, competitor=competitor)
 
+
+def record_stage_change(session: Session, deal: Deal, stage: Stage, *, actor: str, actor_id: int | None,
+                        now: datetime, lost_reason: str | None = None, competitor: str | None = None,
+                        reason: str | None = None) -> Deal:
+    """The one way a deal's stage changes: close the open history row, open the next, write the
+    `deal.stage_changed` event and the `stage` audit row. Entering a won or lost stage from an open one closes
+    the deal; a closed deal moved between two stages of its own kind (a removed stage's deals) keeps its status.
+    `reason` tells the event's readers why a person did not drag the deal themselves."""
     before = snapshot(deal, ["stage_id", "status"])
     current = repo.open_history_row(session, deal.id)
     if current is not None:
@@ -113,14 +125,17 @@ def move_stage(session: Session, deal_id: int, stage_id: int, *, lost_reason: st
     session.add(DealStageHistory(deal_id=deal.id, stage_id=stage.id, entered_at=now, changed_by_id=actor_id))
     deal.stage_id = stage.id
     deal.stage_entered_at = now
-    if stage.is_won or stage.is_lost:
+    if deal.status is DealStatus.open and (stage.is_won or stage.is_lost):
         deal.status = DealStatus.won if stage.is_won else DealStatus.lost
         deal.closed_at = now
         deal.lost_reason = lost_reason if stage.is_lost else None
         deal.competitor = competitor
     session.flush()
-    events.add_event(session, "deal.stage_changed", "deal", deal.id,
-                     {"from_stage_id": before["stage_id"], "to_stage_id": stage.id, "status": deal.status.value})
+    payload: dict[str, object] = {"from_stage_id": before["stage_id"], "to_stage_id": stage.id,
+                                  "status": deal.status.value}
+    if reason:
+        payload["reason"] = reason
+    events.add_event(session, "deal.stage_changed", "deal", deal.id, payload)
     events.add_audit(session, actor=actor, actor_id=actor_id, action="stage", entity_type="deal",
                      entity_id=deal.id, before=before, after=snapshot(deal, ["stage_id", "status"]))
     return deal
