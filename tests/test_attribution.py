@@ -363,6 +363,15 @@ def _cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
     return code, output
 
 
+def _cells(out: str, first: str) -> list[str]:
+    """The cells of the table row whose first (or second, after an id) cell is `first`, from that cell on."""
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.split("│")][1:-1]
+        if first in cells[:2]:
+            return cells[cells.index(first):]
+    raise AssertionError(f"no row {first!r} in:\n{out}")
+
+
 def test_the_cli_creates_lists_and_prints_roi(scratch_db: URL, monkeypatch: pytest.MonkeyPatch) -> None:
     from api.cli import main
     from core.db.engine import session_scope
@@ -388,17 +397,18 @@ def test_the_cli_creates_lists_and_prints_roi(scratch_db: URL, monkeypatch: pyte
 
     code, out = _cli(monkeypatch, "campaigns", "list")
     assert code == 0, out
-    launch = [cell.strip() for cell in next(line for line in out.splitlines() if "Launch ads" in line).split("│")]
-    assert "300.00 USD" in launch and launch[-3:-1] == ["2", "1"], launch  # touches, leads
+    listed = _cells(out, "Launch ads")
+    assert "300.00 USD" in listed and listed[-2:] == ["2", "1"], listed  # touches, leads
 
     code, out = _cli(monkeypatch, "campaigns", "roi", "--since", "2021-06-01", "--until", "2021-06-30")
     assert code == 0, out
-    launch, webinar = (next(line for line in out.splitlines() if name in line) for name in ("Launch ads", "Free web"))
-    assert "600.00" in launch and "2.00" in launch and "300.00" in webinar and "—" in webinar, out
+    # campaign, channel, touches, leads, currency, won deals, revenue, cost, ROI
+    assert _cells(out, "Launch ads") == ["Launch ads", "ad", "2", "1", "USD", "1", "600.00", "300.00", "2.00"]
+    assert _cells(out, "Free webinar") == ["Free webinar", "webinar", "1", "1", "USD", "1", "300.00", "0.00", "—"]
+    assert _cells(out, "USD") == ["USD", "1", "900.00", "1", "900.00", "300.00", "3.00"]  # the totals
     code, out = _cli(monkeypatch, "campaigns", "roi", "--model", "first_touch", "--since", "2021-06-15",
                      "--until", "2021-06-15")
-    launch = next(line for line in out.splitlines() if "Launch ads" in line)
-    assert code == 0 and "900.00" in launch and "3.00" in launch, out
+    assert code == 0 and _cells(out, "Launch ads")[-3:] == ["900.00", "300.00", "3.00"], out
 
     for args, message in ((["roi", "--model", "u_shaped"], "error: model: 'u_shaped' is not one of"),
                           (["roi", "--since", "June"], "error: --since: 'June' is not a date"),
