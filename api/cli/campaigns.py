@@ -107,19 +107,18 @@ def roi(model: Annotated[str, typer.Option("--model", help="first_touch, last_to
         report = svc.report(session, model, since=first, until=last)
     period = f"{report.since or 'start'} to {report.until or 'today'}"
     table = Table(title=f"Campaign ROI, {report.model.value}, deals won {period}")
-    for col in ("campaign", "channel", "touches", "leads", "currency", "won deals", "revenue", "cost", "ROI"):
-        table.add_column(col, overflow="fold", justify="left" if col in ("campaign", "channel", "currency")
-                         else "right")
+    # numbers fold onto a second line in a narrow terminal rather than being cut short
+    for col in ("campaign", "touches", "leads", "currency", "won deals", "revenue", "cost", "ROI"):
+        table.add_column(col, overflow="fold", justify="left" if col in ("campaign", "currency") else "right")
     for c in report.campaigns:
         for i, line in enumerate(c.revenue):
             own = i == 0  # the campaign's own currency: the one its cost and ROI are in
-            table.add_row(Text(c.name) if own else "", c.channel if own else "", str(c.touches) if own else "",
-                          str(c.leads) if own else "", line.currency, str(line.won_deals),
-                          _money(line.attributed_revenue), _money(c.cost) if own else NONE,
-                          _roi(c.roi) if own else NONE)
+            table.add_row(Text(c.name) if own else "", str(c.touches) if own else "", str(c.leads) if own else "",
+                          line.currency, str(line.won_deals), _money(line.attributed_revenue),
+                          _money(c.cost) if own else NONE, _roi(c.roi) if own else NONE)
     totals = Table(title=f"Totals per currency ({report.touches} touch(es), {report.leads} lead(s) in the period)")
     for col in ("currency", "won deals", "won revenue", "attributed deals", "attributed revenue", "cost", "ROI"):
-        totals.add_column(col, justify="left" if col == "currency" else "right")
+        totals.add_column(col, overflow="fold", justify="left" if col == "currency" else "right")
     for t in report.totals:
         totals.add_row(t.currency, str(t.won_deals), _money(t.won_revenue), str(t.attributed_deals),
                        _money(t.attributed_revenue), _money(t.cost), _roi(t.roi))
