@@ -4,6 +4,7 @@ form, POST /leads, CSV import); the API's roles and errors; and the CLI on a com
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -11,11 +12,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from celery.schedules import crontab
 from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from agents.campaign_report import previous_week, write_weekly_report
+from agents.celery_app import beat_schedule
+from agents.enqueue import CAMPAIGN_REPORT
+from core.config import Settings
 from core.errors import InvalidInput
 from core.models import AuditLog, Campaign, CampaignTouch, Lead, OutboxEvent
 from core.models.enums import AttributionModel, Role
@@ -372,7 +378,8 @@ def _cells(out: str, first: str) -> list[str]:
     raise AssertionError(f"no row {first!r} in:\n{out}")
 
 
-def test_the_cli_creates_lists_and_prints_roi(scratch_db: URL, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cli_creates_lists_and_prints_roi(scratch_db: URL, monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
     from api.cli import main
     from core.db.engine import session_scope
 
@@ -416,3 +423,23 @@ def test_the_cli_creates_lists_and_prints_roi(scratch_db: URL, monkeypatch: pyte
                           (["create", "--name", "Z", "--channel", "tv"], "error: channel: 'tv' is not one of")):
         code, out = _cli(monkeypatch, "campaigns", *args)
         assert code == 2 and message in out, (args, out)
+
+    # the Monday beat job writes the week that just ended (14-20 June) as JSON, every model
+    written = write_weekly_report(datetime(2021, 6, 21, 6, tzinfo=UTC), directory=tmp_path)
+    assert written == {"week": "2021-W24", "path": str(tmp_path / "2021-W24.json"), "campaigns": 2}
+    saved = json.loads((tmp_path / "2021-W24.json").read_text(encoding="utf-8"))
+    assert (saved["since"], saved["until"]) == ("2021-06-14", "2021-06-20")
+    launch_of = {m: next(c for c in saved["models"][m]["campaigns"] if c["name"] == "Launch ads")
+                 for m in ("first_touch", "last_touch", "linear")}
+    assert {m: c["revenue"][0]["attributed_revenue"] for m, c in launch_of.items()} == {
+        "first_touch": "900.00", "last_touch": "900.00", "linear": "600.00"}
+    assert launch_of["linear"]["roi"] == "2.0000"
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_the_weekly_report_is_scheduled_on_mondays_for_the_week_before() -> None:
+    entry = beat_schedule(Settings(), [])["campaign_report"]
+    assert entry["task"] == CAMPAIGN_REPORT and entry["schedule"] == crontab(minute="0", hour="6", day_of_week="1")
+    assert "campaign_report" not in beat_schedule(Settings(agent_schedules={"campaign_report": "off"}), [])
+    assert previous_week(datetime(2021, 6, 21, 6, tzinfo=UTC)) == (date(2021, 6, 14), date(2021, 6, 20))
+    assert previous_week(datetime(2021, 6, 20, 23, tzinfo=UTC)) == (date(2021, 6, 7), date(2021, 6, 13))
