@@ -32,7 +32,6 @@ class Credit:
     amount: Decimal
     campaign_id: int
     touches: int  # this campaign's counted touches on the deal
-    deal_touches: int  # all counted touches on the deal
     is_first: bool  # holds the deal's earliest counted touch
     is_last: bool  # holds the deal's latest counted touch
 
@@ -94,7 +93,7 @@ def _counted_touches(won: Any) -> Any:
 
 
 def credits(session: Session, start: datetime | None, end: datetime | None) -> list[Credit]:
-    """Per (won deal, campaign): the campaign's counted touches, the deal's total, and who holds first and last."""
+    """Per (won deal, campaign): the campaign's counted touches and whether it holds the first and the last."""
     won = _won(start, end)
     counted = _counted_touches(won)
     ranked = select(
@@ -103,16 +102,15 @@ def credits(session: Session, start: datetime | None, end: datetime | None) -> l
                                order_by=(counted.c.touched_at, counted.c.touch_id)).label("from_first"),
         func.row_number().over(partition_by=counted.c.deal_id,
                                order_by=(counted.c.touched_at.desc(), counted.c.touch_id.desc())).label("from_last"),
-        func.count().over(partition_by=counted.c.deal_id).label("deal_touches"),
     ).subquery("ranked")
     stmt = (select(ranked.c.deal_id, won.c.currency, won.c.amount, ranked.c.campaign_id,
-                   func.count().label("touches"), func.max(ranked.c.deal_touches),
-                   func.bool_or(ranked.c.from_first == literal(1)), func.bool_or(ranked.c.from_last == literal(1)))
+                   func.count().label("touches"), func.bool_or(ranked.c.from_first == literal(1)),
+                   func.bool_or(ranked.c.from_last == literal(1)))
             .join(won, won.c.id == ranked.c.deal_id)
             .group_by(ranked.c.deal_id, won.c.currency, won.c.amount, ranked.c.campaign_id)
             .order_by(ranked.c.deal_id, ranked.c.campaign_id))
-    return [Credit(int(d), str(cur), Decimal(amount), int(c), int(n), int(total), bool(first), bool(last))
-            for d, cur, amount, c, n, total, first, last in session.execute(stmt)]
+    return [Credit(int(d), str(cur), Decimal(amount), int(c), int(n), bool(first), bool(last))
+            for d, cur, amount, c, n, first, last in session.execute(stmt)]
 
 
 def won_totals(session: Session, start: datetime | None, end: datetime | None) -> list[WonTotal]:
