@@ -14,6 +14,7 @@ from celery.signals import worker_process_init
 
 from agents import registry
 from agents.enqueue import (
+    CAMPAIGN_REPORT,
     CHECK_APPROVALS,
     DISPATCH_OUTBOX,
     EXPIRE_QUOTES,
@@ -30,6 +31,7 @@ APPROVAL_SLA_KEY = "approval_sla"
 SWEEP_KEY = "sweep_stuck_runs"
 LEAD_RETRAIN_KEY = "lead_model_retrain"
 EXPIRE_QUOTES_KEY = "expire_quotes"
+CAMPAIGN_REPORT_KEY = "campaign_report"
 HOUSEKEEPING_EXPIRES_S = 300
 
 
@@ -56,7 +58,7 @@ def time_limits(settings: Settings) -> tuple[float, float]:
 
 def beat_schedule(settings: Settings, scheduled_agents: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
     """Cron entries for (agent, schedule key) pairs plus the SLA check, the sweeper, the lead-model retraining, the
-    expiry of sent quotes past their validity and the outbox dispatcher."""
+    expiry of sent quotes past their validity, the weekly campaign report and the outbox dispatcher."""
     crons = cron_table(settings)
     expires = {"expires": settings.task_expires_s}
     entries: dict[str, dict[str, Any]] = {}
@@ -73,8 +75,9 @@ def beat_schedule(settings: Settings, scheduled_agents: list[tuple[str, str]]) -
             # Housekeeping: a backlog of identical checks is pointless, so they expire sooner.
             entries[key] = {"task": task, "schedule": parse_cron(crons[key], key),
                             "options": {"expires": min(settings.task_expires_s, HOUSEKEEPING_EXPIRES_S)}}
-    # Nightly jobs: one missed by hours is still worth doing, so they keep the normal expiry.
-    for key, task in ((LEAD_RETRAIN_KEY, RETRAIN_LEAD_MODEL), (EXPIRE_QUOTES_KEY, EXPIRE_QUOTES)):
+    # Nightly and weekly jobs: one missed by hours is still worth doing, so they keep the normal expiry.
+    for key, task in ((LEAD_RETRAIN_KEY, RETRAIN_LEAD_MODEL), (EXPIRE_QUOTES_KEY, EXPIRE_QUOTES),
+                      (CAMPAIGN_REPORT_KEY, CAMPAIGN_REPORT)):
         if key in crons and not is_off(crons[key]):
             entries[key] = {"task": task, "schedule": parse_cron(crons[key], key), "options": expires}
     interval = settings.dispatch_interval_s

@@ -27,6 +27,7 @@ CHECK_APPROVALS = "agents.check_approvals"
 SWEEP = "agents.sweep"
 RETRAIN_LEAD_MODEL = "agents.retrain_lead_model"
 EXPIRE_QUOTES = "agents.expire_quotes"
+CAMPAIGN_REPORT = "agents.campaign_report"
 
 
 def celery_enqueue(app: Celery, settings: Settings | None = None, countdown_s: float | None = None) -> Enqueue:

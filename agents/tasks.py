@@ -12,6 +12,7 @@ from typing import Any
 from celery import Task, shared_task
 
 from agents import enqueue as queue
+from agents.campaign_report import write_weekly_report
 from agents.dispatcher import dispatch_once
 from agents.lead_scorer.retrain import retrain
 from agents.quote_expiry import expire_due_quotes
@@ -64,3 +65,8 @@ def retrain_lead_model() -> dict[str, Any]:
 @shared_task(name=queue.EXPIRE_QUOTES)
 def expire_quotes() -> dict[str, Any]:
     return expire_due_quotes()
+
+
+@shared_task(name=queue.CAMPAIGN_REPORT)
+def campaign_report() -> dict[str, Any]:
+    return write_weekly_report()

@@ -87,7 +87,7 @@ class Settings(BaseSettings):
             "upsell_detector": "30 6 * * 1", "expansion_detector": "0 6 1 * *", "lead_model_retrain": "0 2 * * *",
             "approval_sla": "*/5 * * * *", "sweep_stuck_runs": "* * * * *",
             "nps_survey": "0 5 * * *", "renewals": "15 5 * * *", "payment_reminders": "0 8 * * 1-5",
-            "expire_quotes": "5 0 * * *",
+            "expire_quotes": "5 0 * * *", "campaign_report": "0 6 * * 1",
         },
         description='Cron expressions (UTC) per scheduled job, JSON; e.g. {"deal_coach": "0 8 * * 1-5"}.')
     agent_modules: list[str] = Field(

@@ -20,6 +20,7 @@ from core.config import Settings
 from core.models import AgentRun, Approval, Draft, SalesOrder, Suggestion, Task, Team
 from core.models.enums import ActivityKind, Role
 from core.services import auth as auth_service
+from core.services import campaigns as campaign_service
 from core.services import quotes as quote_service
 from core.services import segments as segment_service
 from tests import factories
@@ -71,6 +72,7 @@ class Side:
     invoice_id: int = 0
     order_id: int = 0
     segment_id: int = 0
+    campaign_id: int = 0
 
 
 @dataclass
@@ -169,6 +171,10 @@ def build_world(session: Session) -> World:
         world.sides[side].segment_id = segment_service.create_segment(
             session, name=f"contacts of {rep} {tag}", entity="contact", created_by_id=users[manager],
             rules={"field": "owner_id", "op": "eq", "value": users[rep]}).id
+        # campaigns are shared definitions too (no marker); the side's manager owns it
+        world.sides[side].campaign_id = campaign_service.create_campaign(
+            session, name=f"campaign of {rep} {tag}", channel="ad", utm_campaign=f"matrix-{side}-{tag}",
+            owner_id=users[manager]).id
     return world
 
 

@@ -3,9 +3,10 @@ anonymously, on objects outside the caller's scope. Every forbidden combination 
 403 role-forbidden function, 404 object outside the scope — the same answer as a missing id) and no response
 contains anything of the objects it refused; lists carry only what the role may see.
 
-Segments are the one shared kind: every role reads the definitions ("shared", 200) while their members are
-filtered by the caller's scope (no marker leaks); only managers and admins create them ("shared_create") and only
-the creating manager or an admin changes them ("shared_write": 403 on another side's segment).
+Segments and campaigns are the shared kinds: every role reads the definitions ("shared", 200) while segment
+members are filtered by the caller's scope (no marker leaks); only managers and admins create them
+("shared_create") and only the creating (owning) manager or an admin changes them ("shared_write": 403 on another
+side's segment or campaign). The campaign attribution report is company-wide sums for managers and admins.
 
 A route added to the API (the OpenAPI spec) without an entry here fails test_every_route_is_in_the_matrix.
 """
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from core.models import (
     Account,
     Approval,
+    Campaign,
     Contact,
     Contract,
     Deal,
@@ -169,6 +171,12 @@ ENTRIES: list[E] = [
     E("GET", "/segments/{segment_id}/members", obj="segment_id", kind="shared"),
     E("PATCH", "/segments/{segment_id}", obj="segment_id", body=_b({"name": "hijacked"}), kind="shared_write"),
     E("DELETE", "/segments/{segment_id}", obj="segment_id", kind="shared_write"),
+    E("GET", "/campaigns", kind="list"),
+    E("POST", "/campaigns", body=lambda s, w: {"name": f"matrix {uuid.uuid4().hex}", "channel": "ad"},
+      kind="shared_create", forbid=frozenset(NON_ADMINS) - {"manager_a", "manager_b"}),
+    E("GET", "/campaigns/attribution", kind="list", forbid=frozenset(NON_ADMINS) - {"manager_a", "manager_b"}),
+    E("GET", "/campaigns/{campaign_id}", obj="campaign_id", kind="shared"),
+    E("PATCH", "/campaigns/{campaign_id}", obj="campaign_id", body=_b({"name": "hijacked"}), kind="shared_write"),
     E("GET", "/prompts", kind="admin"), E("GET", "/prompts/{prompt_id}/versions", kind="admin"),
     E("GET", "/prompts/{prompt_id}/versions/{version}", kind="admin"),
     E("POST", "/prompts/{prompt_id}/versions", body=_b({"template": "x"}), kind="admin"),
@@ -313,6 +321,8 @@ def _foreign_objects_untouched(session: Session, world: World) -> None:
                               .where(SalesOrder.account_id == side.account_id)) == 1
         segment = session.get(Segment, side.segment_id)
         assert segment is not None and segment.name.startswith("contacts of ")
+        campaign = session.get(Campaign, side.campaign_id)
+        assert campaign is not None and campaign.name.startswith("campaign of ")
 
 
 LISTS = {"/accounts": ("account_id", "id"), "/contacts": ("contact_id", "id"), "/leads": ("lead_id", "id"),

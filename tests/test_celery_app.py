@@ -12,6 +12,7 @@ from celery.schedules import crontab
 
 from agents.celery_app import QUEUE, beat_schedule, create_app, transport_options
 from agents.enqueue import (
+    CAMPAIGN_REPORT,
     CHECK_APPROVALS,
     DISPATCH_OUTBOX,
     EXPIRE_QUOTES,
@@ -48,7 +49,8 @@ def test_app_is_crash_safe_and_json_only() -> None:
     assert (conf.task_soft_time_limit, conf.task_time_limit) == (240, 270)  # runs end before a redelivery
     app.loader.import_default_modules()  # what a worker does at start: `include` brings agents.tasks
     assert sorted(name for name in app.tasks if name.startswith("agents.")) == sorted(
-        [RUN_AGENT, DISPATCH_OUTBOX, SCHEDULE_AGENT, CHECK_APPROVALS, SWEEP, RETRAIN_LEAD_MODEL, EXPIRE_QUOTES])
+        [RUN_AGENT, DISPATCH_OUTBOX, SCHEDULE_AGENT, CHECK_APPROVALS, SWEEP, RETRAIN_LEAD_MODEL, EXPIRE_QUOTES,
+         CAMPAIGN_REPORT])
 
 
 def test_short_visibility_timeouts_are_scanned_every_second() -> None:
@@ -64,7 +66,7 @@ def test_beat_schedule_has_agents_sla_sweeper_and_dispatcher() -> None:
                                        ("expansion_detector", "expansion_detector")])
     assert set(entries) == {"agent:deal_coach", "agent:health_monitor", "agent:expansion_detector",
                             "approval_sla", "sweep_stuck_runs", "lead_model_retrain", "expire_quotes",
-                            "dispatch_outbox"}
+                            "campaign_report", "dispatch_outbox"}
     coach = entries["agent:deal_coach"]
     assert coach["task"] == SCHEDULE_AGENT and coach["args"] == ("deal_coach",)
     assert coach["schedule"] == crontab(minute="0", hour="7")

@@ -21,6 +21,7 @@ def _register() -> None:
     """Sub-apps are attached here, not at import, so `--help` stays fast and imports stay side-effect free."""
     from api.cli import agents as agents_cli
     from api.cli import approvals as approvals_cli
+    from api.cli import campaigns as campaigns_cli
     from api.cli import db as db_cli
     from api.cli import demo as demo_cli
     from api.cli import embed as embed_cli
@@ -62,6 +63,7 @@ def _register() -> None:
     app.add_typer(scoring_cli.app, name="scoring")
     app.add_typer(suggestions_cli.app, name="suggestions")
     app.add_typer(segments_cli.app, name="segments")
+    app.add_typer(campaigns_cli.app, name="campaigns")
     app.command("worker")(worker_cli.worker)
     app.command("beat")(worker_cli.beat)
     app.command("dispatch")(worker_cli.dispatch)

@@ -12,6 +12,7 @@ def all_routers() -> list[APIRouter]:
         admin,
         agents,
         approvals,
+        campaigns,
         custom_fields,
         deals,
         engagement,
@@ -23,5 +24,5 @@ def all_routers() -> list[APIRouter]:
     )
 
     return [accounts.router, leads.router, leads.public, pipelines.router, deals.router, orders.router,
-            engagement.router, success.router, agents.router, approvals.router, segments.router, admin.router,
-            admin.imports, custom_fields.router]
+            engagement.router, success.router, agents.router, approvals.router, segments.router, campaigns.router,
+            admin.router, admin.imports, custom_fields.router]

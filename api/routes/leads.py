@@ -32,6 +32,7 @@ from core.errors import InvalidInput
 from core.models import Account, Contact, Lead
 from core.models.enums import ActivityKind, LeadSource, LeadStatus, Role
 from core.repositories import lead_capture, scoping
+from core.services import campaigns as campaign_service
 from core.services import engagement
 from core.services import leads as lead_service
 from core.services.updates import update_fields
@@ -54,6 +55,13 @@ class LeadIn(BaseModel):
     source: LeadSource = LeadSource.manual
     owner_id: RefId | None = None
     bant_need: LongText | None = None
+    utm_source: Short | None = None
+    utm_medium: Short | None = Field(default=None, description="Stored as the medium of the campaign touch.")
+    utm_campaign: Short | None = Field(default=None, description=(
+        "A campaign's code (case-insensitive): links the lead to that campaign and records a touch; an unknown "
+        "code is kept on the lead and records nothing."))
+    utm_term: Short | None = None
+    utm_content: Short | None = None
 
 
 class LeadPatch(LabelsPatch):
@@ -87,6 +95,7 @@ class LeadOut(Out, LabelsOut):
     utm_source: str | None
     utm_medium: str | None
     utm_campaign: str | None
+    campaign_id: int | None = Field(description="The campaign its utm_campaign named when it was captured.")
     status: LeadStatus
     owner_id: int | None
     score: int | None
@@ -216,8 +225,8 @@ def _client_ip(request: Request) -> str:
              responses={429: {"description": "too many submissions from this IP"}})
 def capture_lead(body: WebFormLead, request: Request, session: SessionDep, settings: SettingsDep) -> CaptureOut:
     """Web-form capture (no auth; rate-limited per IP). Same email as an existing lead: the submission is logged
-    on that lead, no new lead. Same email as a contact, or a similar name: a new lead flagged with
-    custom_fields.possible_duplicates for the rep to review."""
+    on that lead, no new lead (a known utm_campaign adds a touch to it). Same email as a contact, or a similar
+    name: a new lead flagged with custom_fields.possible_duplicates for the rep to review."""
     wait = request.app.state.lead_capture_limiter.take(_client_ip(request))
     if wait > 0:
         request.app.state.metrics.rate_limited.inc()
@@ -231,6 +240,8 @@ def capture_lead(body: WebFormLead, request: Request, session: SessionDep, setti
     if same_lead is not None:
         engagement.log_activity(session, kind=ActivityKind.note, subject=subject, body=body.message,
                                 lead_id=same_lead.id)
+        campaign_service.record_touch(session, lead_id=same_lead.id, utm_campaign=body.utm_campaign,
+                                      utm_medium=body.utm_medium)
         return CaptureOut(status="received")
     fields = body.model_dump(exclude={"message", "form"})
     custom: dict[str, Any] = {}

@@ -144,6 +144,14 @@ class CampaignChannel(StrEnum):
     partner = "partner"
 
 
+class AttributionModel(StrEnum):
+    """How a won deal's revenue is shared among the campaigns that touched it (not stored: a report option)."""
+
+    first_touch = "first_touch"
+    last_touch = "last_touch"
+    linear = "linear"
+
+
 class SegmentEntity(StrEnum):
     account = "account"
     contact = "contact"

@@ -18,6 +18,7 @@ from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from core.errors import InvalidInput
 from core.models import Account, Base, Contact, ContactEmail, ContactPhone, Deal, DealStageHistory, Lead
 from core.models.enums import DealStatus, LeadSource, LeadStatus, SegmentEntity
+from core.repositories import campaigns as campaign_repo
 from core.repositories import importing as repo
 from core.repositories import pipeline as pipeline_repo
 from core.services import deals as deal_service
@@ -260,11 +261,26 @@ def _prepare_leads(session: Session, rows: list[Row], ctx: Context) -> None:
             row.fail("disqualified_reason", "is required when the status is disqualified")
     if "owner" in ctx.mapped:
         resolve_users(session, rows, "owner", "owner_id")
+    if "utm_campaign" in ctx.mapped:
+        _link_campaigns(session, rows, ctx)
     check_external_ids(session, Lead, rows, "lead")
+
+
+def _link_campaigns(session: Session, rows: list[Row], ctx: Context) -> None:
+    """A known utm_campaign links the lead to its campaign as on the web form; an unknown one links nothing."""
+    found = campaign_repo.resolve_utms(session, (r.values.get("utm_campaign") or "" for r in rows), ctx.now.date())
+    for row in rows:
+        utm = row.values.get("utm_campaign")
+        row.record["campaign_id"] = found.get(utm.strip().lower()) if utm else None
 
 
 def _write_leads(session: Session, rows: list[Row], ctx: Context) -> list[int]:
     ids = insert_in_chunks(session, Lead, rows, ctx)
+    # the touch is dated like the lead: an imported history keeps its order relative to the deals it led to
+    campaign_repo.add_touches(session, [
+        {"campaign_id": r.record["campaign_id"], "lead_id": id_, "touched_at": r.record.get("created_at") or ctx.now,
+         "medium": (r.record.get("utm_medium") or "")[:64] or None}
+        for r, id_ in zip(rows, ids, strict=True) if r.record.get("campaign_id") is not None])
     record_events(session, ctx, rows, ids,
                   lambda r: {"source": r.record["source"].value, "via": "csv_import"})
     return ids

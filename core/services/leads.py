@@ -13,6 +13,7 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Account, Contact, ContactEmail, ContactPhone, Deal, Lead
 from core.models.enums import LeadStatus, Lifecycle
 from core.repositories import events
+from core.services import campaigns as campaign_service
 from core.services import deals as deal_service
 from core.services.snapshot import snapshot
 
@@ -25,13 +26,22 @@ ALLOWED_TRANSITIONS: dict[LeadStatus, set[LeadStatus]] = {
 
 
 def create_lead(session: Session, actor: str = "system", **fields: Any) -> Lead:
-    """Every new lead emits `lead.created` so the Lead Scorer can react in the same commit."""
+    """Every new lead emits `lead.created` so the Lead Scorer can react in the same commit; a known
+    `utm_campaign` links the lead to its campaign and writes its first touch."""
     if not (fields.get("email") or fields.get("phone") or fields.get("last_name") or fields.get("company_name")):
         raise InvalidInput("lead", "needs at least one of email, phone, last_name or company_name")
+    now = datetime.now(UTC)
+    campaign_id = campaign_service.campaign_id_for(session, fields.get("utm_campaign"), now.date())
+    if campaign_id is not None and fields.get("campaign_id") is None:
+        fields["campaign_id"] = campaign_id
     lead = Lead(**fields)
     session.add(lead)
     session.flush()
-    events.add_event(session, "lead.created", "lead", lead.id, {"source": lead.source.value})
+    if campaign_id is not None:  # in the same transaction as the lead: no lead from a campaign without its touch
+        campaign_service.add_lead_touch(session, campaign_id=campaign_id, lead_id=lead.id,
+                                        medium=fields.get("utm_medium"), now=now)
+    events.add_event(session, "lead.created", "lead", lead.id,
+                     {"source": lead.source.value, "campaign_id": campaign_id})
     events.add_audit(session, actor=actor, action="create", entity_type="lead", entity_id=lead.id,
                      after=snapshot(lead))
     return lead
