@@ -118,6 +118,8 @@ def test_payments_until_the_invoice_is_paid(session: Session, world: World) -> N
     page = client.get(f"/app/accounts/{a.account_id}")
     assert f'data-testid="payment-form-{invoice_id}"' in page.text
     for amount, message in (("abc", "amount: must be an amount such as 1250.00"),
+                            ("NaN", "amount: must be an amount such as 1250.00"),
+                            ("-5", "amount: must be positive"),
                             ("10.005", "amount: must be an amount with at most two decimals"),
                             ("150", "amount: exceeds the open balance of 100.00 USD")):
         wrong = _post(client, f"/app/invoices/{invoice_id}/payments", csrf, amount=amount, method="card")

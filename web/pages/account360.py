@@ -116,6 +116,8 @@ def _amount(form: FormData, name: str) -> Decimal:
         value = Decimal(raw)
     except InvalidOperation:
         raise InvalidInput(name, "must be an amount such as 1250.00") from None
+    if not value.is_finite():
+        raise InvalidInput(name, "must be an amount such as 1250.00")
     exponent = value.as_tuple().exponent
     if not isinstance(exponent, int) or exponent < -2:
         raise InvalidInput(name, "must be an amount with at most two decimals")
