@@ -1,7 +1,8 @@
 """Browser tests (issue 8 item 4): Playwright drives Debian's chromium against a real uvicorn server in a thread,
 on a committed database of its own. Each role signs in through the form; a rep drags a deal card to another
 stage (the move is in the database); a CSM approves one draft and edits another (the agent run resumes and the
-mail is stored); an admin promotes a prompt version. Screenshots go to <data_dir>/artifacts/web/ (printed)."""
+mail is stored); an admin promotes a prompt version; a CSM logs an NPS answer from the account page.
+Screenshots go to <data_dir>/artifacts/web/ (printed)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ class Demo:
     approvals: tuple[int, int]
     new_version: int
     needs_override: bool
+    account_id: int
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +95,7 @@ def demo(engine: Engine) -> Demo:
                                                                                       "sincerely", 1),
                                              "test", note="browser test")
         needs_override = bool(promotion_failures(session, PROMPT, row.version))
-        return Demo(emails, deal.id, target, approvals, row.version, needs_override)
+        return Demo(emails, deal.id, target, approvals, row.version, needs_override, w.account_id)
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +234,21 @@ def test_the_admin_promotes_a_prompt_version(browser: Any, server: str, engine: 
     with session_scope(engine) as session:
         production = prompt_repo.labelled_version(session, PROMPT, "production")
         assert production is not None and production.version == demo.new_version
+
+
+def test_the_csm_logs_an_nps_answer_from_the_account_page(browser: Any, server: str, engine: Engine,
+                                                           demo: Demo) -> None:
+    comment = "Onboarding was quick; reports could load faster."
+    page = sign_in(browser, server, demo.emails["csm"])
+    page.goto(f"{server}/app/accounts/{demo.account_id}")
+    page.click("text=Log an NPS answer")
+    page.select_option("#nps-score", "9")
+    page.select_option("#nps-contact", index=1)
+    page.fill("#nps-comment", comment)
+    page.click("text=Log answer")
+    page.wait_for_selector(".flash:text('NPS answer 9/10 logged (promoter)')")
+    assert comment in page.locator("[data-testid=nps-row]").first.inner_text()
+    shot(page, "account-nps-logged")
+    with session_scope(engine) as session:
+        answer = session.scalars(select(NpsResponse).where(NpsResponse.comment == comment)).one()
+        assert (answer.account_id, answer.score, answer.contact_id is not None) == (demo.account_id, 9, True)

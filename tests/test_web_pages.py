@@ -111,6 +111,9 @@ def _pages(session: Session, world: World) -> list[tuple[str, set[str], set[str]
         ("/app/accounts", everyone, set()),
         (f"/app/accounts/{a.account_id}", team_a, everyone - team_a),
         (f"/app/accounts/{a.account_id}/health", team_a, everyone - team_a),
+        ("/app/segments", everyone, set()),
+        ("/app/segments/new", everyone, set()),
+        (f"/app/segments/{a.segment_id}", everyone, set()),  # shared definition; members only in scope
         ("/app/admin/prompts", {"admin"}, set()),
         (f"/app/admin/prompts/{prompt_id}", {"admin"}, set()),
         ("/app/admin/evals", {"admin"}, set()),

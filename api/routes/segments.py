@@ -16,12 +16,9 @@ from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser, SessionDep
 from api.routes.common import Limit, LongText, Offset, Out, PathId, Text200
-from core.models import Segment
-from core.models.enums import Role, SegmentEntity
-from core.repositories.scoping import Principal
+from core.models.enums import SegmentEntity
 from core.repositories.segments import MemberRow
 from core.services import segments as svc
-from core.services.auth import Forbidden
 
 router = APIRouter(tags=["segments"])
 
@@ -36,19 +33,6 @@ RULES_HELP = ("A rule tree: {\"all\": [...]}, {\"any\": [...]}, {\"not\": rule} 
               "An invalid rule answers 422 naming its path, e.g. `rules.all[2].op`.")
 Rules = Annotated[dict[str, Any], Field(description=RULES_HELP, examples=[VIETNAM_EXAMPLE])]
 PreviewSize = Annotated[int, Field(ge=1, le=100, description="How many of the first members to return.")]
-
-
-def _may_create(user: Principal) -> None:
-    if user.role not in (Role.manager, Role.admin):
-        raise Forbidden(f"role {user.role.value} may not create segments (managers and admins share them; "
-                        "anyone may preview rules)")
-
-
-def _may_change(user: Principal, segment: Segment) -> None:
-    """The creator's own list: another manager may copy it, not rewrite what the creator's team relies on."""
-    if user.is_admin or (user.role is Role.manager and segment.created_by_id == user.user_id):
-        return
-    raise Forbidden("only the manager who created a segment, or an admin, may change or delete it")
 
 
 class SegmentIn(BaseModel):
@@ -132,7 +116,7 @@ def list_segments(session: SessionDep, user: CurrentUser, limit: Limit = 50, off
 
 @router.post("/segments", response_model=SegmentOut, status_code=201)
 def create_segment(body: SegmentIn, session: SessionDep, user: CurrentUser) -> Any:
-    _may_create(user)
+    svc.ensure_may_create(user)
     segment = svc.create_segment(session, name=body.name, entity=body.entity, rules=body.rules,
                                  description=body.description, created_by_id=user.user_id, actor=user.actor)
     session.refresh(segment)
@@ -158,7 +142,7 @@ def get_segment(segment_id: PathId, session: SessionDep, user: CurrentUser) -> A
 
 @router.patch("/segments/{segment_id}", response_model=SegmentOut)
 def update_segment(segment_id: PathId, body: SegmentPatch, session: SessionDep, user: CurrentUser) -> Any:
-    _may_change(user, svc.get_segment(session, segment_id))
+    svc.ensure_may_change(user, svc.get_segment(session, segment_id))
     segment = svc.update_segment(session, segment_id, body.model_dump(exclude_unset=True), actor=user.actor,
                                  actor_id=user.user_id)
     session.refresh(segment)
@@ -167,7 +151,7 @@ def update_segment(segment_id: PathId, body: SegmentPatch, session: SessionDep, 
 
 @router.delete("/segments/{segment_id}", status_code=204)
 def delete_segment(segment_id: PathId, session: SessionDep, user: CurrentUser) -> Response:
-    _may_change(user, svc.get_segment(session, segment_id))
+    svc.ensure_may_change(user, svc.get_segment(session, segment_id))
     svc.delete_segment(session, segment_id, actor=user.actor, actor_id=user.user_id)
     return Response(status_code=204)
 

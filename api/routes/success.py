@@ -21,14 +21,13 @@ from api.routes.accounts import check_ref
 from api.routes.common import Currency, Key64, Limit, LongText, Money, Name, Name80, Offset, Out, PathId, RefId
 from core.errors import InvalidInput
 from core.models import Account, Contact, Contract, Deal, Invoice, NpsResponse, Ticket, UsageSnapshot
-from core.models.enums import ContractStatus, InvoiceStatus, PaymentMethod, Role, TicketPriority, TicketStatus
+from core.models.enums import ContractStatus, InvoiceStatus, PaymentMethod, TicketPriority, TicketStatus
 from core.repositories import scoping
 from core.repositories import success as success_repo
 from core.repositories.scoping import Principal
 from core.services import engagement
 from core.services import invoices as invoice_service
 from core.services import success as success_service
-from core.services.auth import Forbidden
 
 router = APIRouter(tags=["customer success"])
 
@@ -58,9 +57,7 @@ InvoiceNumber = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-
 def _steward_account(session: SessionDep, user: Principal, account_id: int) -> Account:
     """The account to write on: 404 when the caller cannot see it, 403 when they see it but do not look after it."""
     account = scoping.get_visible(session, user, Account, account_id)
-    if not scoping.is_steward(session, user, account_id):
-        raise Forbidden(f"only account {account_id}'s account manager, their manager, its CSM or an admin may "
-                        f"change its customer-success records")
+    success_service.ensure_steward(session, user, account_id)
     return account
 
 
@@ -173,7 +170,7 @@ def create_ticket(body: TicketIn, session: SessionDep, user: CurrentUser) -> Any
     account = _steward_account(session, user, body.account_id)
     check_ref(session, user, Contact, body.contact_id)
     _check_assignee(session, user, account, body.assignee_id)
-    assignee = body.assignee_id or (user.user_id if user.role is Role.csm else account.csm_id)
+    assignee = body.assignee_id or success_service.default_assignee(user, account)
     ticket = success_service.open_ticket(
         session, account_id=account.id, subject=body.subject, description=body.description, priority=body.priority,
         contact_id=body.contact_id, assignee_id=assignee, opened_at=body.opened_at, sla_due_at=body.sla_due_at,

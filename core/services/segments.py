@@ -20,12 +20,13 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
 from core.models import Account, Contact, Deal, Lead, Segment
-from core.models.enums import SegmentEntity
+from core.models.enums import Role, SegmentEntity
 from core.repositories import events, scoping
 from core.repositories import segments as repo
 from core.repositories.scoping import Principal
 from core.repositories.segments import MemberRow
 from core.segment_rules import dump_rules, parse_rules
+from core.services.auth import Forbidden
 from core.services.snapshot import snapshot
 
 MAX_PAGE = 10_000
@@ -51,6 +52,20 @@ class SegmentPreview:
     population: int
     total: int
     steps: list[tuple[str, int]]
+
+
+def ensure_may_create(user: Principal) -> None:
+    """Managers and admins share lists with their teams; reps and CSMs use them (and may preview any rules)."""
+    if user.role not in (Role.manager, Role.admin):
+        raise Forbidden(f"role {user.role.value} may not create segments (managers and admins share them; "
+                        "anyone may preview rules)")
+
+
+def ensure_may_change(user: Principal, segment: Segment) -> None:
+    """The creator's own list: another manager may copy it, not rewrite what the creator's team relies on."""
+    if user.is_admin or (user.role is Role.manager and segment.created_by_id == user.user_id):
+        return
+    raise Forbidden("only the manager who created a segment, or an admin, may change or delete it")
 
 
 def _entity(value: SegmentEntity | str) -> SegmentEntity:

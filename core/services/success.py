@@ -15,10 +15,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
-from core.models import Contact, Contract, Deal, Ticket, UsageSnapshot
-from core.models.enums import ContractStatus, TicketPriority, TicketStatus
-from core.repositories import events
+from core.models import Account, Contact, Contract, Deal, Ticket, UsageSnapshot
+from core.models.enums import ContractStatus, Role, TicketPriority, TicketStatus
+from core.repositories import events, scoping
 from core.repositories import success as repo
+from core.repositories.scoping import Principal
+from core.services.auth import Forbidden
 from core.services.snapshot import snapshot
 from core.services.updates import update_fields
 
@@ -32,6 +34,20 @@ NEXT_STATUS: dict[TicketStatus, tuple[TicketStatus, ...]] = {
     TicketStatus.solved: (TicketStatus.open, TicketStatus.closed),
     TicketStatus.closed: (),
 }
+
+
+def ensure_steward(session: Session, user: Principal, account_id: int) -> None:
+    """Seeing an account is not enough to change its customer-success records: only the people who look after
+    it do (its account manager or their manager, its CSM, admins); the API and the pages ask the same question.
+    The caller has already checked that the account is visible (else it is a 404, not a 403)."""
+    if not scoping.is_steward(session, user, account_id):
+        raise Forbidden(f"only account {account_id}'s account manager, their manager, its CSM or an admin may "
+                        f"change its customer-success records")
+
+
+def default_assignee(user: Principal, account: Account) -> int | None:
+    """A CSM opening a ticket works it; anyone else hands it to the account's CSM."""
+    return user.user_id if user.role is Role.csm else account.csm_id
 
 
 def _check_contact(session: Session, contact_id: int | None, account_id: int) -> None:

@@ -1,6 +1,6 @@
 """Customer-success pages: the approval inbox (the customer's comment and 360 context beside an editable draft;
-approve, edit, reject with reason; decided drafts can become eval cases), accounts, the Customer 360 page, and
-the account health page with the score's history and its drivers."""
+approve, edit, reject with reason; decided drafts can become eval cases), the account list, and the account
+health page with the score's history and its drivers. Customer 360 and its forms: web/pages/account360.py."""
 
 from __future__ import annotations
 
@@ -128,18 +128,6 @@ def accounts(request: Request, session: SessionDep, user: SignedIn, q: str = "")
                                      purpose="health")
     return render(request, "accounts.html", {"accounts": rows, "health": health, "q": q,
                                              "names": web_views.user_names(session, [a.csm_id for a in rows])})
-
-
-@router.get("/accounts/{account_id}", response_class=HTMLResponse)
-def account_360(account_id: PathId, request: Request, session: SessionDep, user: SignedIn) -> Response:
-    """Customer 360 of any account in scope (404 outside it, like the API)."""
-    scoping.get_visible(session, user, Account, account_id)
-    view = customer_360(session, account_id)
-    health = web_views.latest_scores(session, scoping.clause(user, AgentScore), "account", [account_id],
-                                     purpose="health").get((account_id, "health"))
-    names = web_views.user_names(session, [view.account.account_manager_id, view.account.csm_id,
-                                           *[d.owner_id for d in view.open_deals]])
-    return render(request, "account360.html", {"c": view, "health": health, "names": names})
 
 
 @router.get("/accounts/{account_id}/health", response_class=HTMLResponse)
