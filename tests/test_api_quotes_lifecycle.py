@@ -285,3 +285,26 @@ def test_the_nightly_job_expires_sent_quotes_past_their_validity(engine: Engine)
         assert audit.actor == "schedule:expire_quotes" and audit.after == {"status": "expired",
                                                                            "expired_on": "2026-11-20"}
     assert expire_due_quotes(now, engine=engine)["expired"] == 0  # the next run finds nothing new
+
+
+def test_a_draft_quote_can_be_given_a_new_validity_and_contact_before_it_is_sent(session: Session) -> None:
+    world = build_world(session)
+    side = world.sides["a"]
+    rep = client_for(app_for(session), world.keys["rep_a"])
+    today = datetime.now(UTC).date()
+    stale = rep.patch(f"/quotes/{side.quote_id}", json={"valid_until": str(today - timedelta(days=1))})
+    assert stale.status_code == 422 and error_of(stale)["field"] == "valid_until"
+    foreign_contact = rep.patch(f"/quotes/{side.quote_id}", json={"contact_id": world.sides["b"].contact_id})
+    assert foreign_contact.status_code == 422 and error_of(foreign_contact)["field"] == "contact_id"
+    later = str(today + timedelta(days=30))
+    ok = rep.patch(f"/quotes/{side.quote_id}", json={"valid_until": later, "contact_id": side.contact_id,
+                                                      "terms": "Net 30"})
+    assert ok.status_code == 200, ok.text
+    assert (ok.json()["valid_until"], ok.json()["contact_id"]) == (later, side.contact_id)
+    audit = session.scalars(select(AuditLog).where(AuditLog.entity_type == "quote",
+                                                   AuditLog.entity_id == side.quote_id,
+                                                   AuditLog.action == "update")).all()
+    assert len(audit) == 1 and audit[0].after["terms"] == "Net 30"
+    assert rep.post(f"/quotes/{side.quote_id}/send").status_code == 200
+    sent = rep.patch(f"/quotes/{side.quote_id}", json={"terms": "changed after sending"})
+    assert sent.status_code == 409 and error_of(sent)["field"] == "status"

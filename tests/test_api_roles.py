@@ -191,6 +191,7 @@ ENTRIES: list[E] = [
     E("POST", "/users", body=_b({"email": "x@y.test", "full_name": "x", "role": "admin", "password": "12345678"}),
       kind="admin"),
     E("GET", "/settings", kind="admin"),
+    E("PATCH", "/quotes/{quote_id}", obj="quote_id", body=_b({"terms": "hijacked"})),
     E("GET", "/custom-fields", kind="list"), E("GET", "/accounts/{account_id}/360", obj="account_id"),
     E("POST", "/custom-fields", body=_b({"entity": "account", "key": "matrix", "label": "x", "data_type": "text"}),
       kind="admin"),
@@ -316,7 +317,7 @@ def _foreign_objects_untouched(session: Session, world: World) -> None:
         assert session.scalars(select(NpsResponse.id).where(NpsResponse.account_id == side.account_id)).all() == \
             [side.nps_id]
         quote = session.get(Quote, side.quote_id)
-        assert quote is not None and quote.status.value == "draft"
+        assert quote is not None and quote.status.value == "draft" and quote.terms != "hijacked"
         assert session.scalar(select(func.count()).select_from(SalesOrder)
                               .where(SalesOrder.account_id == side.account_id)) == 1
         segment = session.get(Segment, side.segment_id)

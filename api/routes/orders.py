@@ -7,7 +7,7 @@ status, and the request's transaction writes nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 
 from api.deps import CurrentUser, SessionDep
-from api.routes.common import Limit, Offset, Out, PathId, RefId, Text200
+from api.routes.common import Limit, LongText, Offset, Out, PathId, RefId, Text200
 from api.routes.deals import QuoteDetail, quote_detail
 from core.models import Deal, Quote, SalesOrder
 from core.models.enums import OrderStatus
@@ -75,6 +75,22 @@ def _changeable(session: SessionDep, user: CurrentUser, quote_id: int) -> Quote:
     quote = scoping.get_visible(session, user, Quote, quote_id, lock=True)
     quote_service.ensure_may_change(session, user, quote.deal_id)
     return quote
+
+
+class QuotePatch(BaseModel):
+    valid_until: date | None = Field(default=None, description="Until when the offer stands; not in the past.")
+    contact_id: RefId | None = Field(default=None, description="Who receives it: a contact of the quote's account.")
+    terms: LongText | None = None
+
+
+@router.patch("/quotes/{quote_id}", response_model=QuoteDetail)
+def update_quote(quote_id: PathId, body: QuotePatch, session: SessionDep, user: CurrentUser) -> Any:
+    """Edit a draft quote (validity, contact, terms) before sending it; a sent quote answers 409."""
+    _changeable(session, user, quote_id)
+    changes = body.model_dump(exclude_unset=True)
+    quote = quote_service.update_draft(session, quote_id, changes, today=datetime.now(UTC).date(), actor=user.actor,
+                                       actor_id=user.user_id)
+    return quote_detail(session, quote)
 
 
 @router.post("/quotes/{quote_id}/send", response_model=QuoteDetail)

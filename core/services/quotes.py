@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
-from core.models import Account, Deal, Product, Quote, QuoteLine, SalesOrder, SalesOrderLine
+from core.models import Account, Contact, Deal, Product, Quote, QuoteLine, SalesOrder, SalesOrderLine
 from core.models.enums import DealStatus, QuoteStatus, Role
 from core.repositories import events
 from core.repositories import sales as repo
@@ -148,6 +148,32 @@ def _transition(session: Session, quote: Quote, to: QuoteStatus, allowed_from: s
     session.flush()
     events.add_audit(session, actor=actor, action=to.value, entity_type="quote", entity_id=quote.id,
                      before=before, after=snapshot(quote, fields) | (note or {}), actor_id=actor_id)
+
+
+def update_draft(session: Session, quote_id: int, changes: dict[str, Any], *, today: date, actor: str = "system",
+                 actor_id: int | None = None) -> Quote:
+    """Edit a quote before it is sent: its validity, contact and terms (lines and prices are fixed once created;
+    make a new quote for other lines). A sent or answered quote is a document the customer has: 409."""
+    quote = _quote(session, quote_id)
+    if quote.status is not QuoteStatus.draft:
+        raise Conflict(f"quote {quote.number} is {quote.status.value}; only a draft quote can be edited",
+                       field="status")
+    if changes.get("valid_until") is not None and changes["valid_until"] < today:
+        raise InvalidInput("valid_until", f"{changes['valid_until']} is in the past")
+    contact_id = changes.get("contact_id")
+    if contact_id is not None:
+        contact = session.get(Contact, contact_id)
+        if contact is None or contact.account_id != quote.account_id:
+            raise InvalidInput("contact_id", f"contact {contact_id} is not a contact of the quote's account")
+    fields = [k for k, v in changes.items() if getattr(quote, k) != v]
+    if fields:
+        before = snapshot(quote, fields)
+        for key in fields:
+            setattr(quote, key, changes[key])
+        session.flush()
+        events.add_audit(session, actor=actor, actor_id=actor_id, action="update", entity_type="quote",
+                         entity_id=quote.id, before=before, after=snapshot(quote, fields))
+    return quote
 
 
 def _check_valid(quote: Quote, today: date) -> None:
