@@ -119,6 +119,7 @@ def _pages(session: Session, world: World) -> list[tuple[str, set[str], set[str]
         ("/app/admin/evals", {"admin"}, set()),
         ("/app/admin/runs", {"admin"}, set()),
         (f"/app/admin/runs/{a.run_id}", {"admin"}, set()),
+        ("/app/admin/pipelines", {"admin"}, set()),
     ]
 
 

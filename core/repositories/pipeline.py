@@ -51,6 +51,17 @@ def deal_ids_in_stage(session: Session, stage_id: int) -> list[int]:
     return list(session.scalars(stmt))
 
 
+def deal_counts(session: Session, stage_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """Per stage: (open deals, all deals now in it), company-wide, for the admin's pipeline page (a stage with
+    any deal needs a target stage before it can be removed)."""
+    if not stage_ids:
+        return {}
+    is_open = func.count().filter(Deal.status == DealStatus.open)
+    stmt = (select(Deal.stage_id, is_open, func.count()).where(Deal.stage_id.in_(list(stage_ids)))
+            .group_by(Deal.stage_id))
+    return {int(s): (int(o), int(n)) for s, o, n in session.execute(stmt).all()}
+
+
 def stage_is_referenced(session: Session, stage_id: int) -> bool:
     """Whether a deal is, or ever was, in the stage (then it is archived rather than deleted)."""
     in_history = select(DealStageHistory.id).where(DealStageHistory.stage_id == stage_id).limit(1)
