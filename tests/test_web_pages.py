@@ -114,6 +114,10 @@ def _pages(session: Session, world: World) -> list[tuple[str, set[str], set[str]
         ("/app/segments", everyone, set()),
         ("/app/segments/new", everyone, set()),
         (f"/app/segments/{a.segment_id}", everyone, set()),  # shared definition; members only in scope
+        ("/app/campaigns", everyone, set()),  # shared definitions; the attribution table only for managers/admins
+        (f"/app/campaigns/{a.campaign_id}", everyone, set()),
+        ("/app/orders", everyone, set()),
+        (f"/app/orders/{a.order_id}", team_a, everyone - team_a),
         ("/app/admin/prompts", {"admin"}, set()),
         (f"/app/admin/prompts/{prompt_id}", {"admin"}, set()),
         ("/app/admin/evals", {"admin"}, set()),

@@ -52,6 +52,26 @@ def _money(value: Any, currency: str = "") -> str:
     return f"{Decimal(value):,.0f} {currency}".strip()
 
 
+def _cents(value: Any, currency: str = "") -> str:
+    """Exact money (reports and orders compare to the cent; `money` rounds to whole units for overviews)."""
+    if value is None:
+        return "-"
+    return f"{Decimal(value):,.2f} {currency}".strip()
+
+
+def _ratio(value: Any) -> str:
+    """A ratio as the service rounded it (ROI has four places); none is a dash."""
+    return "-" if value is None else f"{Decimal(value):.4f}"
+
+
+def _plain(value: Any) -> str:
+    """A quantity without trailing zeros (2.000 seats are 2 seats)."""
+    if value is None:
+        return "-"
+    number = Decimal(value)
+    return f"{number.normalize():f}" if number.is_finite() else str(number)
+
+
 def _when(value: Any) -> str:
     if value is None:
         return "-"
@@ -74,7 +94,8 @@ def _tojson_pretty(value: Any) -> str:
 def templates() -> Jinja2Templates:
     """Built on first use (nothing at import time); autoescaping is on for .html."""
     t = Jinja2Templates(directory=str(HERE / "templates"))
-    t.env.filters.update(money=_money, when=_when, pct=_pct, pretty=_tojson_pretty)
+    t.env.filters.update(money=_money, cents=_cents, ratio=_ratio, plain=_plain, when=_when, pct=_pct,
+                         pretty=_tojson_pretty)
     t.env.globals["Role"] = Role
     return t
 

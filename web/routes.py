@@ -11,10 +11,10 @@ from web.common import HERE, install_error_pages
 
 def all_page_routers() -> list[APIRouter]:
     """The page routers, imported when the app is built (not when this package is imported)."""
-    from web.pages import account360, admin, admin_pipelines, auth, sales, segments, success
+    from web.pages import account360, admin, admin_pipelines, auth, campaigns, orders, sales, segments, success
 
-    return [auth.router, sales.router, success.router, account360.router, segments.router, admin.router,
-            admin_pipelines.router]
+    return [auth.router, sales.router, success.router, account360.router, segments.router, campaigns.router,
+            orders.router, admin.router, admin_pipelines.router]
 
 
 def install(app: Any) -> None:

@@ -5,7 +5,9 @@ role lists and reads them (a rep sees which campaign a lead came from). Managers
 is changed by the manager who owns it or by an admin, and only an admin hands it to another owner. The
 attribution report is for managers and admins (reps and CSMs 403) and covers the whole company: it holds only
 per-campaign sums and counts, never a deal, lead or account, and a campaign's spend is company money that a
-team-limited revenue figure would misstate as ROI.
+team-limited revenue figure would misstate as ROI. These rules live in the services
+(`core.services.campaigns.ensure_may_create|ensure_may_change`, `core.services.attribution.ensure_may_report`) and
+the campaigns web page applies the same functions.
 """
 
 from __future__ import annotations
@@ -17,25 +19,31 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentUser, SessionDep, require_roles
+from api.deps import CurrentUser, SessionDep
 from api.routes.common import Currency, Limit, Money, Offset, Out, PathId, RefId, Short, Text200
-from core.models import Campaign
-from core.models.enums import AttributionModel, CampaignChannel, Role
+from core.models.enums import AttributionModel, CampaignChannel
 from core.repositories import campaigns as campaign_repo
 from core.repositories.scoping import Principal
 from core.services import attribution as attribution_service
 from core.services import campaigns as svc
-from core.services.auth import Forbidden
 
 router = APIRouter(tags=["campaigns"])
-MarketingUser = Annotated[Principal, Depends(require_roles(Role.manager))]
 
 
-def _may_change(user: Principal, campaign: Campaign) -> None:
-    """The owner answers for the spend figure the ROI divides by: another manager must not rewrite it."""
-    if user.is_admin or (user.role is Role.manager and campaign.owner_id == user.user_id):
-        return
-    raise Forbidden("only the manager who owns a campaign, or an admin, may change it")
+def _creator(user: CurrentUser) -> Principal:
+    """The rule lives in the service (the web page applies it too); as a dependency it answers 403 before a body
+    is validated."""
+    svc.ensure_may_create(user)
+    return user
+
+
+def _reader_of_report(user: CurrentUser) -> Principal:
+    attribution_service.ensure_may_report(user)
+    return user
+
+
+Creator = Annotated[Principal, Depends(_creator)]
+ReportReader = Annotated[Principal, Depends(_reader_of_report)]
 
 
 class CampaignIn(BaseModel):
@@ -130,7 +138,7 @@ def list_campaigns(session: SessionDep, user: CurrentUser, limit: Limit = 50, of
 
 
 @router.post("/campaigns", response_model=CampaignOut, status_code=201)
-def create_campaign(body: CampaignIn, session: SessionDep, user: MarketingUser) -> Any:
+def create_campaign(body: CampaignIn, session: SessionDep, user: Creator) -> Any:
     campaign = svc.create_campaign(session, **body.model_dump(), owner_id=user.user_id, actor=user.actor,
                                    actor_id=user.user_id)
     session.refresh(campaign)
@@ -139,7 +147,7 @@ def create_campaign(body: CampaignIn, session: SessionDep, user: MarketingUser) 
 
 @router.get("/campaigns/attribution", response_model=AttributionOut)
 def campaign_attribution(
-        session: SessionDep, user: MarketingUser,
+        session: SessionDep, user: ReportReader,
         model: Annotated[AttributionModel, Query(description="first_touch, last_touch or linear.")]
         = AttributionModel.linear,
         since: Annotated[date | None, Query(description="First day (UTC) a deal may have been won.")] = None,
@@ -158,10 +166,8 @@ def get_campaign(campaign_id: PathId, session: SessionDep, user: CurrentUser) ->
 
 @router.patch("/campaigns/{campaign_id}", response_model=CampaignOut)
 def update_campaign(campaign_id: PathId, body: CampaignPatch, session: SessionDep, user: CurrentUser) -> Any:
-    _may_change(user, svc.get_campaign(session, campaign_id))
     changes = body.model_dump(exclude_unset=True)
-    if "owner_id" in changes and not user.is_admin:
-        raise Forbidden("only an admin hands a campaign to another owner")
+    svc.ensure_may_change(user, svc.get_campaign(session, campaign_id), changes)
     campaign = svc.update_campaign(session, campaign_id, changes, actor=user.actor, actor_id=user.user_id)
     session.refresh(campaign)
     return campaign

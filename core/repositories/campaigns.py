@@ -16,8 +16,10 @@ def _utm_key(value: str) -> str:
     return value.strip().lower()
 
 
-def list_campaigns(session: Session, *, limit: int = 100, offset: int = 0) -> Sequence[Campaign]:
-    return session.scalars(select(Campaign).order_by(Campaign.id).limit(limit).offset(offset)).all()
+def list_campaigns(session: Session, *, limit: int = 100, offset: int = 0, newest_first: bool = False
+                   ) -> Sequence[Campaign]:
+    order = Campaign.id.desc() if newest_first else Campaign.id
+    return session.scalars(select(Campaign).order_by(order).limit(limit).offset(offset)).all()
 
 
 def campaign_named(session: Session, name: str) -> int | None:
@@ -84,3 +86,12 @@ def touch_counts(session: Session, campaign_id: int) -> tuple[int, int]:
     row = session.execute(select(func.count(), func.count(func.distinct(CampaignTouch.lead_id)))
                           .where(CampaignTouch.campaign_id == campaign_id)).one()
     return int(row[0]), int(row[1])
+
+
+def touch_counts_of(session: Session, campaign_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """`touch_counts` for many campaigns in one query (a list page); campaigns without touches are absent."""
+    if not campaign_ids:
+        return {}
+    stmt = (select(CampaignTouch.campaign_id, func.count(), func.count(func.distinct(CampaignTouch.lead_id)))
+            .where(CampaignTouch.campaign_id.in_(sorted(set(campaign_ids)))).group_by(CampaignTouch.campaign_id))
+    return {int(cid): (int(touches), int(leads)) for cid, touches, leads in session.execute(stmt)}

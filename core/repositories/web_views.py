@@ -46,6 +46,14 @@ def account_names(session: Session, scope: ColumnElement[bool], account_ids: Seq
     return {aid: name for aid, name in session.execute(stmt)}
 
 
+def deal_names(session: Session, scope: ColumnElement[bool], deal_ids: Sequence[int | None]) -> dict[int, str]:
+    ids = sorted({i for i in deal_ids if i is not None})
+    if not ids:
+        return {}
+    stmt = select(Deal.id, Deal.name).where(Deal.id.in_(ids), scope)
+    return {did: name for did, name in session.execute(stmt)}
+
+
 def board_deals(session: Session, scope: ColumnElement[bool], pipeline_id: int, limit: int = 600) -> Sequence[Deal]:
     """Open deals of one pipeline in scope, biggest first (the Kanban columns are cut from this list)."""
     stmt = (select(Deal).where(scope, Deal.pipeline_id == pipeline_id, Deal.status == DealStatus.open)

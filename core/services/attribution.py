@@ -25,9 +25,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
-from core.models.enums import AttributionModel
+from core.models.enums import AttributionModel, Role
 from core.repositories import attribution as repo
 from core.repositories.attribution import Credit
+from core.repositories.scoping import Principal
+from core.services.auth import Forbidden
 
 ROI_PLACES = Decimal("0.0001")
 CENT = Decimal("0.01")
@@ -77,6 +79,15 @@ class AttributionReport:
     totals: list[CurrencyTotal]
     touches: int
     leads: int
+
+
+def may_report(user: Principal) -> bool:
+    return user.role in (Role.manager, Role.admin)
+
+
+def ensure_may_report(user: Principal) -> None:
+    if not may_report(user):
+        raise Forbidden(f"role {user.role.value} may not read the attribution report (managers and admins do)")
 
 
 def parse_model(value: AttributionModel | str) -> AttributionModel:

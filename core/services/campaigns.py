@@ -7,6 +7,10 @@ cannot know which campaigns marketing has entered yet.
 
 Touches stay on the lead after conversion; attribution follows the converted lead to its deal (`deals.lead_id`,
 `leads.converted_deal_id`), see core/services/attribution.py.
+
+Who may write them is decided here (`ensure_may_create`, `ensure_may_change`), so the REST routes and the web pages
+apply one rule: managers and admins create campaigns; a campaign is changed by the manager who owns it or by an
+admin, and only an admin hands it to another owner.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
 from core.models import Campaign, CampaignTouch, User
-from core.models.enums import CampaignChannel
+from core.models.enums import CampaignChannel, Role
 from core.repositories import campaigns as repo
 from core.repositories import events
+from core.repositories.scoping import Principal
+from core.services.auth import Forbidden
 from core.services.snapshot import jsonable, snapshot
 
 EDITABLE = ("name", "channel", "utm_campaign", "start_date", "end_date", "cost", "expected_revenue", "currency",
@@ -33,6 +39,29 @@ _MAX_MONEY = Decimal("999999999999.99")
 CENT = Decimal("0.01")
 
 
+def may_create(user: Principal) -> bool:
+    """Spend is committed by people who answer for a budget: managers and admins (reps and CSMs read campaigns)."""
+    return user.role in (Role.manager, Role.admin)
+
+
+def ensure_may_create(user: Principal) -> None:
+    if not may_create(user):
+        raise Forbidden(f"role {user.role.value} may not create campaigns (managers and admins do)")
+
+
+def may_change(user: Principal, campaign: Campaign) -> bool:
+    """The owner answers for the spend figure the ROI divides by: another manager must not rewrite it."""
+    return user.is_admin or (user.role is Role.manager and campaign.owner_id == user.user_id)
+
+
+def ensure_may_change(user: Principal, campaign: Campaign, changes: Mapping[str, Any] | None = None) -> None:
+    """Refuses (403) anyone but the owning manager or an admin, and a new owner from anyone but an admin."""
+    if not may_change(user, campaign):
+        raise Forbidden("only the manager who owns a campaign, or an admin, may change it")
+    if changes is not None and "owner_id" in changes and not user.is_admin:
+        raise Forbidden("only an admin hands a campaign to another owner")
+
+
 def get_campaign(session: Session, campaign_id: int) -> Campaign:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
@@ -40,8 +69,9 @@ def get_campaign(session: Session, campaign_id: int) -> Campaign:
     return campaign
 
 
-def list_campaigns(session: Session, *, limit: int = 100, offset: int = 0) -> Sequence[Campaign]:
-    return repo.list_campaigns(session, limit=limit, offset=offset)
+def list_campaigns(session: Session, *, limit: int = 100, offset: int = 0, newest_first: bool = False
+                   ) -> Sequence[Campaign]:
+    return repo.list_campaigns(session, limit=limit, offset=offset, newest_first=newest_first)
 
 
 def _text(field: str, value: Any, limit: int, *, required: bool) -> str | None:
