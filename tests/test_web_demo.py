@@ -59,3 +59,4 @@ def test_demo_users_and_the_detached_web_server(scratch_db: URL, tmp_path: Path)
     assert web_server.running(settings) is None and not web_server.healthy(srv.host, srv.port)
     assert srv.log_path.parent == tmp_path / "web"
     assert web_server.stop(settings) is None
+    assert not (tmp_path / "pgdata").exists()  # naming the pid file started no database server in data_dir

@@ -51,10 +51,14 @@ def state_dir(settings: Settings) -> Path:
 
 
 def pid_file(settings: Settings) -> Path:
-    """One server per database: a demo on another database (another helper, a test) never reuses this one."""
-    from core.db.engine import resolve_url
+    """One server per database: a demo on another database (another helper, a test) never reuses this one.
 
-    return state_dir(settings) / f"server-{resolve_url(settings).database or 'default'}.json"
+    The name comes from the settings alone: resolving the URL would start the embedded PostgreSQL of
+    `data_dir` just to name a file (a test with its own data_dir left one running)."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(settings.database_url).database if settings.database_url else settings.database_name
+    return state_dir(settings) / f"server-{database or 'default'}.json"
 
 
 def log_file(settings: Settings, port: int) -> Path:
