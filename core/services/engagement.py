@@ -19,6 +19,7 @@ from core.models.enums import ActivityKind, InvoiceStatus, TaskSource
 from core.repositories import events
 from core.repositories import finance as finance_repo
 from core.repositories import tasks as task_repo
+from core.services.references import ensure_of_account
 from core.services.snapshot import snapshot
 
 
@@ -97,12 +98,7 @@ def record_nps_response(session: Session, *, account_id: int, score: int, commen
     the row (aggregate id = response id)."""
     if not 0 <= score <= 10:
         raise InvalidInput("score", "an NPS score is between 0 and 10")
-    if contact_id is not None:
-        contact = session.get(Contact, contact_id)
-        if contact is None:
-            raise NotFound("contact", contact_id)
-        if contact.account_id != account_id:
-            raise InvalidInput("contact_id", f"contact {contact_id} is not a contact of account {account_id}")
+    ensure_of_account(session, Contact, contact_id, account_id)
     response = NpsResponse(account_id=account_id, score=score, comment=comment, contact_id=contact_id,
                            survey_id=survey_id, responded_at=responded_at or datetime.now(UTC))
     session.add(response)

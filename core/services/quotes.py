@@ -24,6 +24,7 @@ from core.repositories import sales as repo
 from core.repositories.scoping import Principal
 from core.services import deals as deal_service
 from core.services.auth import Forbidden
+from core.services.references import ensure_of_account
 from core.services.snapshot import snapshot
 
 CENT = Decimal("0.01")
@@ -160,11 +161,7 @@ def update_draft(session: Session, quote_id: int, changes: dict[str, Any], *, to
                        field="status")
     if changes.get("valid_until") is not None and changes["valid_until"] < today:
         raise InvalidInput("valid_until", f"{changes['valid_until']} is in the past")
-    contact_id = changes.get("contact_id")
-    if contact_id is not None:
-        contact = session.get(Contact, contact_id)
-        if contact is None or contact.account_id != quote.account_id:
-            raise InvalidInput("contact_id", f"contact {contact_id} is not a contact of the quote's account")
+    ensure_of_account(session, Contact, changes.get("contact_id"), quote.account_id)
     fields = [k for k, v in changes.items() if getattr(quote, k) != v]
     if fields:
         before = snapshot(quote, fields)

@@ -14,13 +14,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput
 from core.models import Account, Contact, Contract, Deal, Ticket, UsageSnapshot
 from core.models.enums import ContractStatus, Role, TicketPriority, TicketStatus
 from core.repositories import events, scoping
 from core.repositories import success as repo
 from core.repositories.scoping import Principal
 from core.services.auth import Forbidden
+from core.services.references import ensure_of_account
 from core.services.snapshot import snapshot
 from core.services.updates import update_fields
 
@@ -50,16 +51,6 @@ def default_assignee(user: Principal, account: Account) -> int | None:
     return user.user_id if user.role is Role.csm else account.csm_id
 
 
-def _check_contact(session: Session, contact_id: int | None, account_id: int) -> None:
-    if contact_id is None:
-        return
-    contact = session.get(Contact, contact_id)
-    if contact is None:
-        raise NotFound("contact", contact_id)
-    if contact.account_id != account_id:
-        raise InvalidInput("contact_id", f"contact {contact_id} is not a contact of account {account_id}")
-
-
 def _not_null(changes: dict[str, Any], fields: Sequence[str]) -> None:
     for key in fields:
         if key in changes and changes[key] is None:
@@ -79,7 +70,7 @@ def open_ticket(session: Session, *, account_id: int, subject: str, actor: str, 
     opened = opened_at or datetime.now(UTC)
     if sla_due_at is not None and sla_due_at < opened:
         raise InvalidInput("sla_due_at", "the SLA deadline cannot be before the ticket was opened")
-    _check_contact(session, contact_id, account_id)
+    ensure_of_account(session, Contact, contact_id, account_id)
     ticket = Ticket(account_id=account_id, contact_id=contact_id, subject=subject, description=description,
                     priority=priority.value, status=TicketStatus.open, opened_at=opened, assignee_id=assignee_id,
                     sla_due_at=sla_due_at or opened + timedelta(hours=SLA_HOURS[priority]))
@@ -125,22 +116,12 @@ def _check_term(start: date, end: date) -> None:
         raise InvalidInput("end_date", f"the contract ends ({end}) before it starts ({start})")
 
 
-def _check_deal(session: Session, deal_id: int | None, account_id: int) -> None:
-    if deal_id is None:
-        return
-    deal = session.get(Deal, deal_id)
-    if deal is None:
-        raise NotFound("deal", deal_id)
-    if deal.account_id != account_id:
-        raise InvalidInput("deal_id", f"deal {deal_id} is not a deal of account {account_id}")
-
-
 def create_contract(session: Session, *, account_id: int, plan: str, start_date: date, end_date: date, arr: Decimal,
                     currency: str, actor: str, actor_id: int | None = None, seat_limit: int | None = None,
                     auto_renew: bool = False, deal_id: int | None = None,
                     status: ContractStatus = ContractStatus.active) -> Contract:
     _check_term(start_date, end_date)
-    _check_deal(session, deal_id, account_id)
+    ensure_of_account(session, Deal, deal_id, account_id)
     contract = Contract(account_id=account_id, plan=plan, start_date=start_date, end_date=end_date, arr=arr,
                         currency=currency.upper(), seat_limit=seat_limit, auto_renew=auto_renew, deal_id=deal_id,
                         status=status)
@@ -156,7 +137,7 @@ def update_contract(session: Session, contract: Contract, changes: dict[str, Any
     _not_null(changes, ("plan", "start_date", "end_date", "arr", "auto_renew", "status"))
     _check_term(changes.get("start_date", contract.start_date), changes.get("end_date", contract.end_date))
     if "deal_id" in changes:
-        _check_deal(session, changes["deal_id"], contract.account_id)
+        ensure_of_account(session, Deal, changes["deal_id"], contract.account_id)
     update_fields(session, contract, changes, entity_type="contract", actor=actor, actor_id=actor_id)
     return contract
 
