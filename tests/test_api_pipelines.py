@@ -4,7 +4,6 @@ move as recorded stage changes, and the rules that keep every pipeline usable (a
 
 from __future__ import annotations
 
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -15,7 +14,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session
-from typer.testing import CliRunner
 
 from core.errors import InvalidInput
 from core.models import AuditLog, Deal, DealStageHistory, OutboxEvent, Stage
@@ -25,6 +23,7 @@ from core.repositories import pipeline as pipeline_repo
 from core.services import deals as deal_service
 from tests import factories
 from tests.api_support import World, app_for, build_world, client_for, error_of
+from tests.cli_support import run_cli
 from tests.conftest import committing_engine
 from tools.deal_coach.forecast import forecast
 
@@ -246,19 +245,7 @@ def test_validation_errors_name_the_field(session: Session) -> None:
 
 
 def _cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
-    """The real console entry point (`main.run`): its exit code and everything it printed."""
-    from api.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["salesagents", *args])
-    monkeypatch.setenv("COLUMNS", "200")
-    code = 0
-    with CliRunner().isolation() as streams:
-        try:
-            main.run()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        output = streams[0].getvalue().decode() + streams[2].getvalue().decode()
-    return code, output
+    return run_cli(monkeypatch, *args, columns=200)
 
 
 def test_cli_set_probability_changes_what_salesagents_forecast_prints(scratch_db: URL,

@@ -5,7 +5,6 @@ form, POST /leads, CSV import); the API's roles and errors; and the CLI on a com
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +15,6 @@ from celery.schedules import crontab
 from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
-from typer.testing import CliRunner
 
 from agents.campaign_report import previous_week, write_weekly_report
 from agents.celery_app import beat_schedule
@@ -35,6 +33,7 @@ from core.services.attribution import AttributionReport, CampaignResult
 from core.services.importing import import_csv
 from tests import factories
 from tests.api_support import app_for, client_for, error_of
+from tests.cli_support import run_cli
 
 WON = datetime(2021, 6, 15, 12, tzinfo=UTC)
 SINCE, UNTIL = date(2021, 6, 1), date(2021, 6, 30)
@@ -356,17 +355,7 @@ def test_the_api_refuses_reps_and_csms_and_names_bad_fields(session: Session, ke
 # CLI ------------------------------------------------------------------------------------------------------
 
 def _cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
-    from api.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["salesagents", *args])
-    code = 0
-    with CliRunner().isolation() as streams:
-        try:
-            main.run()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        output = streams[0].getvalue().decode() + streams[2].getvalue().decode()
-    return code, output
+    return run_cli(monkeypatch, *args)
 
 
 def _cells(out: str, first: str) -> list[str]:

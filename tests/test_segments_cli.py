@@ -3,19 +3,18 @@ in one person's scope, a preview that saves nothing, and mistakes reported on on
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import URL
-from typer.testing import CliRunner
 
 from core.db.engine import session_scope
 from core.models import Segment
 from core.models.enums import Role, SizeBand
 from tests import factories as f
+from tests.cli_support import run_cli
 
 VIETNAM = ('{"all": [{"field": "account.size_band", "op": "eq", "value": "enterprise"}, '
            '{"field": "account.country", "op": "eq", "value": "VN"}, '
@@ -48,18 +47,7 @@ def _data() -> dict[str, int]:
 
 
 def _cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
-    """The real console entry point (`main.run`): its exit code and everything it printed."""
-    from api.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["salesagents", *args])
-    code = 0
-    with CliRunner().isolation() as streams:
-        try:
-            main.run()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        output = streams[0].getvalue().decode() + streams[2].getvalue().decode()
-    return code, output
+    return run_cli(monkeypatch, *args)
 
 
 def _segments() -> int:
