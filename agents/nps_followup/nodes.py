@@ -27,6 +27,7 @@ from core.llm.generate import generate_text
 from core.llm.guards import GuardContext
 from core.models.enums import TaskPriority
 from core.repositories import nps_followup as repo
+from core.repositories.outputs import written_keys
 from core.services import outputs, review_learning
 from core.services.approvals import reviewer_for
 from core.services.customer360 import Customer360, customer_360
@@ -92,7 +93,7 @@ def gather(session: Session, response_id: int | None, now: datetime) -> dict[str
                                        "unsubscribed": row["unsubscribed_at"] is not None})
     if row["contact_id"] is None:
         mailable, mail_reason = False, "no contact on the response"
-    written = repo.written_keys(session, [output_key(row["id"], REPLY), output_key(row["id"], TASK)])
+    written = written_keys(session, [output_key(row["id"], REPLY), output_key(row["id"], TASK)])
     return {"response_id": row["id"], "score": row["score"], "category": routed.category, "ask": routed.ask,
             "comment": (row["comment"] or "").strip(), "responded_at": row["responded_at"],
             "survey_milestone": row["survey_milestone"], "account_id": row["account_id"],

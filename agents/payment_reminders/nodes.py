@@ -25,7 +25,7 @@ from core.errors import NotFound
 from core.models import User
 from core.models.enums import TaskPriority
 from core.repositories import payment_reminders as repo
-from core.repositories.quote_followup import written_keys
+from core.repositories.outputs import written_keys
 from core.services import outputs
 from core.services.outputs import Origin
 from tools.payment_reminders import letters

@@ -24,6 +24,7 @@ from core.llm.guards import GuardContext
 from core.models import User
 from core.models.enums import TaskPriority
 from core.repositories import quote_followup as repo
+from core.repositories.outputs import written_keys
 from core.services import outputs
 from core.services.outputs import Origin
 from prompts.registry import read_file, root
@@ -43,7 +44,7 @@ def _already(session: Session, quote_id: int, decision: Decision) -> bool:
     if decision.window is None:
         return False
     keys = [output_key(quote_id, NUDGE, decision.window), output_key(quote_id, TASK, decision.window)]
-    return bool(repo.written_keys(session, keys))
+    return bool(written_keys(session, keys))
 
 
 def gather(session: Session, quote_id: int | None, now: datetime) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased
 
-from core.models import Account, Approval, Contact, ContactEmail, Contract, Draft, NpsResponse, NpsSurvey, Task, User
+from core.models import Account, Approval, Contact, ContactEmail, Contract, Draft, NpsResponse, NpsSurvey, User
 from core.models.enums import ContractStatus
 
 
@@ -45,14 +45,6 @@ def response_facts(session: Session, response_id: int) -> dict[str, Any] | None:
 def user_name(session: Session, user_id: int | None) -> str | None:
     return session.scalar(select(User.full_name).where(User.id == user_id)) if user_id is not None else None
 
-
-def written_keys(session: Session, keys: Sequence[str]) -> set[str]:
-    """Which of these idempotency keys already name a draft or a task."""
-    if not keys:
-        return set()
-    drafts = session.scalars(select(Draft.idempotency_key).where(Draft.idempotency_key.in_(list(keys)))).all()
-    tasks = session.scalars(select(Task.idempotency_key).where(Task.idempotency_key.in_(list(keys)))).all()
-    return {k for k in (*drafts, *tasks) if k is not None}
 
 
 # --- survey scheduling ----------------------------------------------------------------------------------------

@@ -36,3 +36,13 @@ def of_run(session: Session, run_id: int) -> dict[str, Sequence[Any]]:
         "tasks": session.scalars(select(Task).where(Task.agent_run_id == run_id).order_by(Task.id)).all(),
         "drafts": session.scalars(select(Draft).where(Draft.run_id == run_id).order_by(Draft.id)).all(),
     }
+
+
+def written_keys(session: Session, keys: Sequence[str]) -> set[str]:
+    """Which of these idempotency keys already name a draft or a task: an agent's window (a nudge, a reminder, a
+    reply) is done once its output exists, whatever its review decided."""
+    if not keys:
+        return set()
+    drafts = session.scalars(select(Draft.idempotency_key).where(Draft.idempotency_key.in_(list(keys)))).all()
+    tasks = session.scalars(select(Task.idempotency_key).where(Task.idempotency_key.in_(list(keys)))).all()
+    return {k for k in (*drafts, *tasks) if k is not None}

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from core.models import Account, Contact, ContactEmail, Deal, Draft, Pipeline, Quote, Task
+from core.models import Account, Contact, ContactEmail, Deal, Pipeline, Quote
 from core.models.enums import QuoteStatus
 
 
@@ -34,11 +34,3 @@ def quote_facts(session: Session, quote_ids: Sequence[int] | None = None) -> lis
         stmt = stmt.where(Quote.id.in_(list(quote_ids)))
     return [dict(row._mapping) for row in session.execute(stmt)]
 
-
-def written_keys(session: Session, keys: Sequence[str]) -> set[str]:
-    """Which of these idempotency keys already name a draft or a task (a nudge made in that window)."""
-    if not keys:
-        return set()
-    drafts = session.scalars(select(Draft.idempotency_key).where(Draft.idempotency_key.in_(list(keys)))).all()
-    tasks = session.scalars(select(Task.idempotency_key).where(Task.idempotency_key.in_(list(keys)))).all()
-    return {k for k in (*drafts, *tasks) if k is not None}
